@@ -1,0 +1,36 @@
+import type { FastifyInstance } from 'fastify';
+import type { EngineMonitor } from '../../pods/engine-monitor.js';
+import type { Reconciler } from '../../pods/reconciler.js';
+
+export interface ReadinessDeps {
+  engine: EngineMonitor;
+  reconciler: Pick<Reconciler, 'ready'>;
+  runtimeName: string;
+  allowUnsandboxed: boolean;
+}
+
+/** Readiness reasons; empty means ready. Reads cached state only: no engine call per probe. */
+export function readiness(d: ReadinessDeps): { checks: Record<string, string>; reasons: string[] } {
+  const h = d.engine.health;
+  const reasons: string[] = [];
+  const checks: Record<string, string> = {};
+  checks.engine = h.reachable ? `ok (${h.info?.version ?? '?'})` : `unreachable: ${h.error ?? 'unknown'}`;
+  if (!h.reachable) reasons.push(`container engine unreachable: ${h.error ?? 'unknown'}`);
+  const hasRuntime = !!h.info?.runtimes.includes(d.runtimeName);
+  checks.runtime = hasRuntime ? `ok (${d.runtimeName})` : d.allowUnsandboxed ? `missing (${d.runtimeName}); UNSANDBOXED pods allowed` : `missing (${d.runtimeName})`;
+  if (h.info && !hasRuntime && !d.allowUnsandboxed) {
+    reasons.push(`sandbox runtime "${d.runtimeName}" is not registered with the container engine`);
+  }
+  checks.reconcile = d.reconciler.ready ? 'ok' : 'first pass pending';
+  if (!d.reconciler.ready) reasons.push('the first reconcile pass has not finished');
+  return { checks, reasons };
+}
+
+export function healthRoutes(app: FastifyInstance, deps: ReadinessDeps): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const { checks, reasons } = readiness(deps);
+    if (reasons.length) reply.code(503);
+    return { status: reasons.length ? 'not-ready' : 'ready', checks, reasons };
+  });
+}

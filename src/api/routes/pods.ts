@@ -1,0 +1,47 @@
+import type { FastifyInstance } from 'fastify';
+import { createPodSchema, emptyBody, listPodsQuery, podIdParams, stopQuery } from '../schemas.js';
+import { parse } from '../validate.js';
+import { podView } from '../views.js';
+import type { PodService } from '../../pods/service.js';
+
+export function podRoutes(app: FastifyInstance, service: PodService): void {
+  app.post('/v1/pods', async (req, reply) => {
+    const { pod, secrets } = await service.create(parse(createPodSchema, req.body, 'body'));
+    reply.code(201).header('location', `/v1/pods/${pod.id}`);
+    return { ...podView(pod), secrets };
+  });
+
+  app.get('/v1/pods', async (req) => {
+    const q = parse(listPodsQuery, req.query, 'query');
+    const labels = [q.label ?? []].flat().map((l) => {
+      const i = l.indexOf('=');
+      return i < 0 ? { key: l, value: undefined } : { key: l.slice(0, i), value: l.slice(i + 1) };
+    });
+    return { items: service.list({ state: q.state, labels }).map(podView) };
+  });
+
+  app.get('/v1/pods/:id', async (req) => podView(service.get(parse(podIdParams, req.params, 'params').id)));
+
+  app.post('/v1/pods/:id/start', async (req) => {
+    parse(emptyBody, req.body, 'body');
+    return podView(await service.start(parse(podIdParams, req.params, 'params').id));
+  });
+
+  app.post('/v1/pods/:id/stop', async (req) => {
+    parse(emptyBody, req.body, 'body');
+    const { timeout } = parse(stopQuery, req.query, 'query');
+    return podView(await service.stop(parse(podIdParams, req.params, 'params').id, timeout));
+  });
+
+  app.post('/v1/pods/:id/restart', async (req) => {
+    parse(emptyBody, req.body, 'body');
+    const { timeout } = parse(stopQuery, req.query, 'query');
+    return podView(await service.restart(parse(podIdParams, req.params, 'params').id, timeout));
+  });
+
+  app.delete('/v1/pods/:id', async (req, reply) => {
+    const { timeout } = parse(stopQuery, req.query, 'query');
+    await service.delete(parse(podIdParams, req.params, 'params').id, timeout);
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { POD_STATES, TEMPLATE_NAMES } from '../pods/types.js';
+
+/**
+ * Request schemas. openapi.yaml describes the same shapes; test/contract checks that they agree
+ * on the examples. Every object is strict: unknown fields are rejected, so nothing a client
+ * sends (privileged, binds, networkMode, ...) can reach the engine unless modelled here.
+ */
+export const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const dnsLabel = z.string().regex(DNS_LABEL, 'must be a DNS label: 1-63 of a-z, 0-9 and -, not starting or ending with -');
+/** Docker image reference: [registry[:port]/]path[:tag][@digest], lowercase path. */
+const IMAGE_REF = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const LABEL_KEY = /^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$/;
+/** Reserved: set by pinacled itself. */
+const RESERVED_ENV = /^PINACLE_/;
+
+const maxEntries = (n: number) => (r: Record<string, string>) => Object.keys(r).length <= n;
+
+export const resourcesSchema = z.strictObject({
+  cpuCores: z.number().gt(0).max(64).multipleOf(0.01).optional(),
+  memoryMb: z.number().int().min(32).max(262144).optional(),
+  pidsLimit: z.number().int().min(8).max(32768).optional(),
+});
+
+export const createPodSchema = z
+  .strictObject({
+    name: dnsLabel,
+    template: z.enum(TEMPLATE_NAMES),
+    image: z.string().max(255).regex(IMAGE_REF, 'must be a Docker image reference').optional(),
+    command: z.array(z.string().max(8192)).min(1).max(256).optional(),
+    resources: resourcesSchema.optional(),
+    ports: z
+      .array(z.strictObject({ containerPort: z.number().int().min(1).max(65535), name: dnsLabel.optional() }))
+      .max(16)
+      .optional(),
+    env: z
+      .record(
+        z.string().regex(ENV_KEY, 'env keys must match [A-Za-z_][A-Za-z0-9_]*').refine((k) => !RESERVED_ENV.test(k), 'PINACLE_* env keys are reserved'),
+        z.string().max(32768).refine((v) => !v.includes('\0'), 'must not contain NUL'),
+      )
+      .refine(maxEntries(128), 'at most 128 entries')
+      .optional(),
+    labels: z
+      .record(z.string().regex(LABEL_KEY, 'label keys must be 1-63 of a-z, 0-9, . _ / -'), z.string().max(255))
+      .refine(maxEntries(64), 'at most 64 entries')
+      .optional(),
+  })
+  .superRefine((b, ctx) => {
+    if (b.template === 'custom' && !b.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'is required for the custom template' });
+    if (b.template !== 'custom' && b.image) {
+      ctx.addIssue({ code: 'custom', path: ['image'], message: `must not be set: template ${b.template} brings its own image` });
+    }
+    const seen = new Set<number>();
+    b.ports?.forEach((p, i) => {
+      if (seen.has(p.containerPort)) ctx.addIssue({ code: 'custom', path: ['ports', i, 'containerPort'], message: 'is listed twice' });
+      seen.add(p.containerPort);
+    });
+  });
+
+export type CreatePodInput = z.output<typeof createPodSchema>;
+
+export const podIdParams = z.strictObject({ id: z.string().min(1).max(64) });
+
+export const listPodsQuery = z.strictObject({
+  state: z.enum(POD_STATES).optional(),
+  /** `key=value` or `key` (presence); repeatable. */
+  label: z.union([z.string(), z.array(z.string())]).optional(),
+});
+
+export const stopQuery = z.strictObject({
+  timeout: z.coerce.number().int().min(0).max(600).optional(),
+});
+
+/** Empty or absent bodies for action routes; anything else is a 400. */
+export const emptyBody = z.union([z.undefined(), z.null(), z.strictObject({})]);

@@ -1,0 +1,54 @@
+/**
+ * Every error a client can see, in one list. Clients and tests match on `code`, never on the
+ * message. openapi.yaml documents each code (a contract test checks that both lists agree).
+ */
+export const ERRORS = {
+  PINACLED_ERR_VALIDATION: { status: 400, title: 'The request is invalid' },
+  PINACLED_ERR_UNAUTHORIZED: { status: 401, title: 'A valid bearer token is required' },
+  PINACLED_ERR_NOT_FOUND: { status: 404, title: 'No such route' },
+  PINACLED_ERR_POD_NOT_FOUND: { status: 404, title: 'No such pod' },
+  PINACLED_ERR_TIMEOUT: { status: 408, title: 'The pod did not reach the state in time' },
+  PINACLED_ERR_NAME_TAKEN: { status: 409, title: 'A pod with this name exists' },
+  PINACLED_ERR_INVALID_TRANSITION: { status: 409, title: 'The pod cannot do this in its current state' },
+  PINACLED_ERR_POD_BUSY: { status: 409, title: 'Another operation on this pod is in progress' },
+  PINACLED_ERR_POD_NOT_RUNNING: { status: 409, title: 'The pod is not running' },
+  PINACLED_ERR_IDEMPOTENCY_IN_FLIGHT: { status: 409, title: 'A request with this Idempotency-Key is still in progress' },
+  PINACLED_ERR_BODY_TOO_LARGE: { status: 413, title: 'The request body is too large' },
+  PINACLED_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'The request body must be application/json' },
+  PINACLED_ERR_IMAGE_NOT_FOUND: { status: 422, title: 'The image is not present on this host' },
+  PINACLED_ERR_IDEMPOTENCY_MISMATCH: { status: 422, title: 'This Idempotency-Key was used with a different request' },
+  PINACLED_ERR_RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  PINACLED_ERR_INTERNAL: { status: 500, title: 'Internal error' },
+  PINACLED_ERR_ENGINE: { status: 502, title: 'The container engine rejected the operation' },
+  PINACLED_ERR_ENGINE_UNAVAILABLE: { status: 503, title: 'The container engine is unreachable' },
+  PINACLED_ERR_RUNTIME_UNAVAILABLE: { status: 503, title: 'The sandbox runtime is not available' },
+  PINACLED_ERR_PORTS_EXHAUSTED: { status: 503, title: 'No free host port is left in the range' },
+  PINACLED_ERR_STORE_UNAVAILABLE: { status: 503, title: 'The state store cannot be written' },
+  PINACLED_ERR_NOT_READY: { status: 503, title: 'The daemon is not ready yet' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface FieldIssue {
+  /** Dotted path of the failing field, e.g. `resources.memoryMb`. */
+  field: string;
+  message: string;
+}
+
+export class PinacledError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly fields: FieldIssue[] | undefined;
+
+  constructor(code: ErrorCode, message?: string, opts: { fields?: FieldIssue[]; cause?: unknown } = {}) {
+    super(message ?? ERRORS[code].title, { cause: opts.cause });
+    this.name = 'PinacledError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.fields = opts.fields;
+  }
+}
+
+export function isPinacledError(err: unknown, code?: ErrorCode): err is PinacledError {
+  return err instanceof PinacledError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,405 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { CreatePodInput } from '../api/schemas.js';
+import { PinacledError, isPinacledError } from '../errors.js';
+import { EngineConflictError, EngineUnavailableError } from '../runtime/errors.js';
+import type { ContainerRuntime, ContainerStatus } from '../runtime/types.js';
+import { NameTakenError, PortsExhaustedError, type PodPatch, type PodsRepo } from '../store/pods-repo.js';
+import type { EngineMonitor } from './engine-monitor.js';
+import { listeningPorts } from './host-ports.js';
+import { containerNameFor, newPodId, volumeNameFor } from './ids.js';
+import { LABEL } from './labels.js';
+import type { PodLocks } from './locks.js';
+import { chooseRuntime } from './runtime-choice.js';
+import { buildContainerSpec } from './spec.js';
+import { canTransition } from './state.js';
+import type { Template } from './templates.js';
+import type { Pod, PodState, TemplateName } from './types.js';
+
+export interface PodServiceOptions {
+  repo: PodsRepo;
+  runtime: ContainerRuntime;
+  engine: EngineMonitor;
+  locks: PodLocks;
+  templates: Record<TemplateName, Template>;
+  log: Logger;
+  storeId: string;
+  runtimeName: string;
+  allowUnsandboxed: boolean;
+  publishHost: string;
+  portRange: { low: number; high: number };
+  stopTimeoutS: number;
+  logMaxSize: string;
+  logMaxFile: number;
+  now?: () => Date;
+}
+
+/** A transition, as the event feed and metrics see it. */
+export interface PodTransition {
+  podId: string;
+  podName: string;
+  type: 'created' | 'started' | 'stopped' | 'exited' | 'oom-killed' | 'failed' | 'deleted' | 'restarted';
+  details: Record<string, unknown>;
+}
+
+export interface CreateResult {
+  pod: Pod;
+  /** Values pinacled generated for the pod (code-server's PASSWORD); shown only here, once. */
+  secrets: Record<string, string>;
+}
+
+export interface ListFilter {
+  state?: PodState | undefined;
+  labels?: { key: string; value: string | undefined }[];
+}
+
+export const STORE_ID_LABEL = 'dev.pinacle.store-id';
+
+/**
+ * The pod use cases. Every operation holds the pod's lock, writes intent to the store before it
+ * touches the engine, and leaves the pod in a stable state (or a transitional one that the
+ * reconciler finishes) whatever fails.
+ */
+export class PodService extends EventEmitter {
+  readonly #o: PodServiceOptions;
+  readonly #now: () => Date;
+
+  constructor(o: PodServiceOptions) {
+    super();
+    this.#o = o;
+    this.#now = o.now ?? (() => new Date());
+  }
+
+  #ts(): string {
+    return this.#now().toISOString();
+  }
+
+  #emit(pod: Pick<Pod, 'id' | 'name'>, type: PodTransition['type'], details: Record<string, unknown> = {}): void {
+    this.emit('transition', { podId: pod.id, podName: pod.name, type, details } satisfies PodTransition);
+  }
+
+  #log(pod: Pick<Pod, 'id' | 'name'>): Logger {
+    return this.#o.log.child({ podId: pod.id, podName: pod.name });
+  }
+
+  /** Engine calls: an unreachable engine is also reported to the monitor at once. */
+  async #engine<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof EngineUnavailableError) this.#o.engine.reportFailure(err);
+      throw err;
+    }
+  }
+
+  #update(id: string, patch: PodPatch): Pod {
+    const pod = this.#o.repo.update(id, patch, this.#ts());
+    if (!pod) throw new PinacledError('PINACLED_ERR_POD_NOT_FOUND', `No pod ${id}`);
+    return pod;
+  }
+
+  get(id: string): Pod {
+    const pod = this.#o.repo.get(id);
+    if (!pod) throw new PinacledError('PINACLED_ERR_POD_NOT_FOUND', `No pod ${id}`);
+    return pod;
+  }
+
+  list(filter: ListFilter = {}): Pod[] {
+    return this.#o.repo.list().filter(
+      (p) =>
+        (!filter.state || p.state === filter.state) &&
+        (filter.labels ?? []).every((l) => (l.value === undefined ? l.key in p.labels : p.labels[l.key] === l.value)),
+    );
+  }
+
+  async create(input: CreatePodInput): Promise<CreateResult> {
+    const template = this.#o.templates[input.template];
+    const image = template.image ?? input.image!;
+    const health = this.#o.engine.health.reachable ? this.#o.engine.health : await this.#o.engine.check();
+    if (!health.reachable || !health.info) {
+      throw new EngineUnavailableError(`container engine unreachable: ${health.error ?? 'unknown'}`);
+    }
+    const choice = chooseRuntime(health.info.runtimes, this.#o.runtimeName, this.#o.allowUnsandboxed);
+    if (!choice.sandboxed) this.#o.log.warn({ name: input.name }, 'creating an UNSANDBOXED pod (PINACLED_ALLOW_UNSANDBOXED is set)');
+    if (!(await this.#engine(() => this.#o.runtime.imageExists(image)))) {
+      throw new PinacledError('PINACLED_ERR_IMAGE_NOT_FOUND', `Image ${image} is not present on this host; build or load it first`, {
+        fields: [{ field: input.template === 'custom' ? 'image' : 'template', message: `image ${image} is not present` }],
+      });
+    }
+    const secrets: Record<string, string> = {};
+    for (const key of template.generatedSecrets) {
+      if (!input.env?.[key]) secrets[key] = randomBytes(18).toString('base64url');
+    }
+    const requested = new Map<number, string | null>(template.ports.map((p) => [p.containerPort, p.name]));
+    for (const p of input.ports ?? []) requested.set(p.containerPort, p.name ?? requested.get(p.containerPort) ?? null);
+    const id = newPodId();
+    const now = this.#ts();
+    let pod: Pod;
+    try {
+      const busy = listeningPorts();
+      pod = this.#o.repo.insertWithPorts(
+        {
+          id,
+          name: input.name,
+          template: input.template,
+          image,
+          command: input.command ?? null,
+          state: 'creating',
+          runtime: choice.runtime,
+          sandboxed: choice.sandboxed,
+          resources: { ...template.resources, ...input.resources },
+          env: { ...input.env, ...secrets },
+          labels: input.labels ?? {},
+          containerName: containerNameFor(id),
+          volumeName: volumeNameFor(id),
+          containerId: null,
+          createdAt: now,
+          updatedAt: now,
+          startedAt: null,
+          finishedAt: null,
+          exitCode: null,
+          oomKilled: false,
+          error: null,
+        },
+        [...requested].map(([containerPort, name]) => ({ containerPort, name })),
+        this.#o.publishHost,
+        this.#o.portRange,
+        (port) => !busy.has(port),
+      );
+    } catch (err) {
+      if (err instanceof NameTakenError) {
+        throw new PinacledError('PINACLED_ERR_NAME_TAKEN', `A pod named ${input.name} exists`, { fields: [{ field: 'name', message: 'is taken' }] });
+      }
+      if (err instanceof PortsExhaustedError) throw new PinacledError('PINACLED_ERR_PORTS_EXHAUSTED', err.message);
+      throw err;
+    }
+    const log = this.#log(pod);
+    return this.#o.locks.with(pod.id, 'create', async () => {
+      try {
+        await this.#engine(() => this.#o.runtime.createVolume(pod.volumeName, this.#ownerLabels(pod)));
+        const containerId = await this.#createContainer(pod);
+        this.#update(pod.id, { containerId, state: 'starting' });
+        this.#emit(pod, 'created', { image, runtime: pod.runtime, sandboxed: pod.sandboxed });
+        await this.#engine(() => this.#o.runtime.startContainer(containerId));
+        const started = await this.#settleAfterStart(pod.id);
+        log.info({ state: started.state, hostPorts: started.ports.map((p) => p.hostPort) }, 'pod created');
+        return { pod: started, secrets };
+      } catch (err) {
+        log.warn({ err: errMessage(err) }, 'pod create failed; rolling back');
+        await this.#rollbackCreate(pod);
+        throw mapRuntimeError(err);
+      }
+    });
+  }
+
+  #ownerLabels(pod: Pod): Record<string, string> {
+    return { [LABEL.MANAGED]: 'true', [LABEL.POD_ID]: pod.id, [STORE_ID_LABEL]: this.#o.storeId };
+  }
+
+  async #createContainer(pod: Pod): Promise<string> {
+    const spec = buildContainerSpec(pod, { logMaxSize: this.#o.logMaxSize, logMaxFile: this.#o.logMaxFile });
+    spec.labels[STORE_ID_LABEL] = this.#o.storeId;
+    try {
+      return await this.#engine(() => this.#o.runtime.createContainer(spec));
+    } catch (err) {
+      if (!(err instanceof EngineConflictError)) throw mapRuntimeError(err);
+      // A container with our deterministic name exists: a retry after a crash. Adopt it only
+      // if it carries this pod's id, otherwise refuse.
+      const existing = await this.#engine(() => this.#o.runtime.inspectContainer(spec.name));
+      if (existing && existing.labels[LABEL.POD_ID] === pod.id) return existing.id;
+      throw new PinacledError('PINACLED_ERR_ENGINE', `Container name ${spec.name} is held by a container pinacled does not own`);
+    }
+  }
+
+  /** Best effort: remove what the failed create made, then drop the row (frees name and ports). */
+  async #rollbackCreate(pod: Pod): Promise<void> {
+    try {
+      await this.#o.runtime.removeContainer(pod.containerName);
+      await this.#o.runtime.removeVolume(pod.volumeName);
+    } catch (err) {
+      // Engine gone: the leftovers carry our store id and pod id, so the reconciler removes
+      // them once the engine is back (a container whose pod row does not exist).
+      this.#log(pod).warn({ err: errMessage(err) }, 'rollback left engine objects for the reconciler');
+    }
+    this.#o.repo.delete(pod.id);
+  }
+
+  /** Reads the container after a start: running, or already exited (bad command). */
+  async #settleAfterStart(podId: string): Promise<Pod> {
+    const pod = this.get(podId);
+    const st = await this.#engine(() => this.#o.runtime.inspectContainer(pod.containerName));
+    if (!st) {
+      return this.#update(podId, { state: 'failed', error: { code: 'CONTAINER_GONE', message: 'the container disappeared during start' } });
+    }
+    if (st.running) {
+      const p = this.#update(podId, { state: 'running', startedAt: st.startedAt, finishedAt: null, exitCode: null, oomKilled: false, error: null });
+      this.#emit(p, 'started');
+      return p;
+    }
+    return this.applyExit(podId, st);
+  }
+
+  /** Records that a pod's container is no longer running (exit, kill, OOM). */
+  applyExit(podId: string, st: ContainerStatus): Pod {
+    const pod = this.get(podId);
+    const patch: PodPatch = {
+      state: 'stopped',
+      exitCode: st.exitCode,
+      oomKilled: st.oomKilled,
+      finishedAt: st.finishedAt,
+      startedAt: st.startedAt ?? pod.startedAt,
+      error: null,
+    };
+    if (st.oomKilled) patch.error = { code: 'OOM_KILLED', message: 'the pod exceeded its memory limit and was killed' };
+    else if (pod.sandboxed && st.exitCode === 2 && pod.state === 'running') {
+      // runsc exits the whole sandbox with code 2 when the host pids cap is reached.
+      patch.error = { code: 'SANDBOX_EXITED', message: 'the sandbox exited with code 2 (often: the process limit was reached)' };
+    } else if (st.error) patch.error = { code: 'CONTAINER_ERROR', message: 'the container failed to run its command' };
+    const p = this.#update(podId, patch);
+    if (pod.state !== 'stopped' || pod.exitCode !== st.exitCode) {
+      this.#emit(p, st.oomKilled ? 'oom-killed' : 'exited', { exitCode: st.exitCode, oomKilled: st.oomKilled });
+    }
+    return p;
+  }
+
+  /** The container was started outside the API (`docker start`). */
+  markRunning(podId: string, st: ContainerStatus): Pod {
+    const pod = this.get(podId);
+    if (pod.state === 'running' && pod.startedAt === st.startedAt) return pod;
+    const p = this.#update(podId, { state: 'running', startedAt: st.startedAt, finishedAt: null, exitCode: null, oomKilled: false, error: null });
+    this.#emit(p, 'started', { outside: true });
+    return p;
+  }
+
+  /** The container vanished outside the API (`docker rm`): the pod stays, marked failed. */
+  markGone(podId: string): Pod {
+    const pod = this.get(podId);
+    if (pod.state === 'failed' && pod.error?.code === 'CONTAINER_GONE') return pod;
+    const p = this.#update(podId, {
+      state: 'failed',
+      error: { code: 'CONTAINER_GONE', message: 'the container was removed outside pinacled; start the pod to recreate it' },
+    });
+    this.#emit(p, 'failed', { reason: 'CONTAINER_GONE' });
+    return p;
+  }
+
+  #transition(pod: Pod, to: PodState, op: string): void {
+    if (!canTransition(pod.state, to)) {
+      throw new PinacledError('PINACLED_ERR_INVALID_TRANSITION', `Cannot ${op} a pod that is ${pod.state}`);
+    }
+  }
+
+  async start(id: string): Promise<Pod> {
+    return this.#o.locks.with(id, 'start', async () => {
+      const pod = this.get(id);
+      if (pod.state === 'running') return pod;
+      this.#transition(pod, 'starting', 'start');
+      const existing = await this.#engine(() => this.#o.runtime.inspectContainer(pod.containerName));
+      let containerId = existing?.id;
+      this.#update(id, { state: 'starting' });
+      try {
+        if (!containerId) {
+          // Removed behind our back: recreate it from the pod's spec; the volume keeps the data
+          // (createVolume is a no-op when it exists).
+          await this.#engine(() => this.#o.runtime.createVolume(pod.volumeName, this.#ownerLabels(pod)));
+          containerId = await this.#createContainer(pod);
+          this.#update(id, { containerId });
+        }
+        await this.#engine(() => this.#o.runtime.startContainer(containerId!));
+        return await this.#settleAfterStart(id);
+      } catch (err) {
+        await this.#restoreObservedState(id, err);
+        throw mapRuntimeError(err);
+      }
+    });
+  }
+
+  async stop(id: string, timeoutS = this.#o.stopTimeoutS): Promise<Pod> {
+    return this.#o.locks.with(id, 'stop', () => this.#stopLocked(id, timeoutS));
+  }
+
+  async #stopLocked(id: string, timeoutS: number): Promise<Pod> {
+    const pod = this.get(id);
+    if (pod.state === 'stopped' || pod.state === 'failed') return pod;
+    this.#transition(pod, 'stopping', 'stop');
+    this.#update(id, { state: 'stopping' });
+    try {
+      await this.#engine(() => this.#o.runtime.stopContainer(pod.containerName, timeoutS));
+      const st = await this.#engine(() => this.#o.runtime.inspectContainer(pod.containerName));
+      if (!st) return this.#update(id, { state: 'failed', error: { code: 'CONTAINER_GONE', message: 'the container was removed outside pinacled' } });
+      const p = this.applyExit(id, st);
+      this.#emit(p, 'stopped', { exitCode: st.exitCode });
+      return p;
+    } catch (err) {
+      await this.#restoreObservedState(id, err);
+      throw mapRuntimeError(err);
+    }
+  }
+
+  async restart(id: string, timeoutS = this.#o.stopTimeoutS): Promise<Pod> {
+    await this.#o.locks.with(id, 'restart', () => this.#stopLocked(id, timeoutS));
+    const pod = await this.start(id);
+    this.#emit(pod, 'restarted');
+    return pod;
+  }
+
+  async delete(id: string, timeoutS = this.#o.stopTimeoutS): Promise<void> {
+    return this.#o.locks.with(id, 'delete', async () => {
+      const pod = this.get(id);
+      this.#transition(pod, 'deleting', 'delete');
+      this.#update(id, { state: 'deleting' });
+      try {
+        await this.finishDelete(pod, timeoutS);
+      } catch (err) {
+        // Stays `deleting` with the reason: a retried DELETE or the reconciler finishes it.
+        this.#update(id, { error: { code: codeOf(err), message: 'delete did not finish; it is retried' } });
+        throw mapRuntimeError(err);
+      }
+    });
+  }
+
+  /** Stops and removes container and volume, then the row. Used by delete and the reconciler. */
+  async finishDelete(pod: Pod, timeoutS: number): Promise<void> {
+    await this.#engine(() => this.#o.runtime.stopContainer(pod.containerName, timeoutS));
+    await this.#engine(() => this.#o.runtime.removeContainer(pod.containerName));
+    await this.#engine(() => this.#o.runtime.removeVolume(pod.volumeName));
+    this.#o.repo.delete(pod.id);
+    this.#log(pod).info('pod deleted');
+    this.#emit(pod, 'deleted');
+  }
+
+  /** After a failed start/stop, record what the engine really shows (if it answers). */
+  async #restoreObservedState(id: string, err: unknown): Promise<void> {
+    const error = { code: codeOf(err), message: isPinacledError(err) ? err.message : 'engine operation failed' };
+    try {
+      const pod = this.get(id);
+      const st = await this.#o.runtime.inspectContainer(pod.containerName);
+      if (!st) this.#update(id, { state: 'failed', error });
+      else if (st.running) this.#update(id, { state: 'running', error });
+      else this.#update(id, { state: 'stopped', exitCode: st.exitCode, error });
+    } catch {
+      // The engine is unreachable: the reconciler settles the state when it returns.
+      this.#update(id, { error });
+    }
+  }
+}
+
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function codeOf(err: unknown): string {
+  return isPinacledError(err) ? err.code : 'PINACLED_ERR_INTERNAL';
+}
+
+/** The engine answers "unknown runtime" when the sandbox runtime vanished from its config. */
+function mapRuntimeError(err: unknown): unknown {
+  if (isPinacledError(err, 'PINACLED_ERR_ENGINE')) {
+    const detail = (err as { detailForLogs?: string }).detailForLogs ?? '';
+    if (/unknown runtime|runtime .* not found/i.test(detail)) {
+      return new PinacledError('PINACLED_ERR_RUNTIME_UNAVAILABLE', 'The sandbox runtime is not registered with the container engine', { cause: err });
+    }
+  }
+  return err;
+}

@@ -1,0 +1,80 @@
+import type { ContainerSpec } from '../runtime/types.js';
+import { LABEL } from './labels.js';
+import type { Pod } from './types.js';
+
+/**
+ * Host pids per user-visible process under runsc's ptrace platform, and the sandbox's own
+ * baseline (HOST-NOTES: ~9 host pids per guest process, ~38 for an idle sandbox). Docker's
+ * PidsLimit counts host pids and kills the *whole* sandbox when reached, so a 1:1 mapping
+ * would kill idle pods. We therefore map the requested `pidsLimit` (processes in the pod) to a
+ * host cap of SANDBOX_BASE_PIDS + pidsLimit * HOST_PIDS_PER_PROCESS: still a hard, finite cap
+ * that protects the host, sized so the user gets about the number of processes they asked for.
+ * Under runc (unsandboxed, opt-in) processes are host processes and the mapping is 1:1.
+ */
+export const SANDBOX_BASE_PIDS = 64;
+export const HOST_PIDS_PER_PROCESS = 10;
+
+export function hostPidsLimit(runtime: string, pidsLimit: number): number {
+  return runtime === 'runsc' ? SANDBOX_BASE_PIDS + pidsLimit * HOST_PIDS_PER_PROCESS : pidsLimit;
+}
+
+/**
+ * Capabilities a development environment needs (file ownership for package managers and git,
+ * switching to the dev user, signalling its own processes, binding ports < 1024). Everything
+ * else is dropped: NET_RAW (spoofing, ARP/ICMP tricks), SYS_ADMIN, SYS_PTRACE, MKNOD,
+ * AUDIT_WRITE, SYS_CHROOT, SETFCAP, NET_ADMIN and the rest.
+ */
+export const POD_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'NET_BIND_SERVICE'] as const;
+
+export const WORKSPACE_PATH = '/workspace';
+export const NOFILE_LIMIT = 65536;
+export const SHM_BYTES = 64 * 1024 * 1024;
+
+export interface SpecOptions {
+  logMaxSize: string;
+  logMaxFile: number;
+  /** Per-pod network name, or null for the engine's default bridge. */
+  network?: string | null;
+}
+
+/** Pod -> ContainerSpec. Pure: limits, labels, hardening and runtime are unit-tested here. */
+export function buildContainerSpec(pod: Pod, o: SpecOptions): ContainerSpec {
+  const memoryBytes = pod.resources.memoryMb * 1024 * 1024;
+  const labels: Record<string, string> = {
+    [LABEL.MANAGED]: 'true',
+    [LABEL.POD_ID]: pod.id,
+    [LABEL.POD_NAME]: pod.name,
+    [LABEL.TEMPLATE]: pod.template,
+  };
+  for (const [k, v] of Object.entries(pod.labels)) labels[`${LABEL.USER_PREFIX}${k}`] = v;
+  return {
+    name: pod.containerName,
+    image: pod.image,
+    command: pod.command,
+    env: { ...pod.env, PINACLE_POD_ID: pod.id, PINACLE_POD_NAME: pod.name },
+    labels,
+    hostname: pod.name,
+    runtime: pod.runtime,
+    user: null,
+    workingDir: null,
+    limits: {
+      nanoCpus: Math.round(pod.resources.cpuCores * 1e9),
+      memoryBytes,
+      // Swap equal to memory means no swap on top of the limit.
+      memorySwapBytes: memoryBytes,
+      pidsLimit: hostPidsLimit(pod.runtime, pod.resources.pidsLimit),
+      nofile: NOFILE_LIMIT,
+    },
+    ports: pod.ports.map((p) => ({ containerPort: p.containerPort, hostPort: p.hostPort, hostIp: p.hostIp })),
+    volumes: [{ volume: pod.volumeName, target: WORKSPACE_PATH }],
+    security: {
+      capDrop: ['ALL'],
+      capAdd: [...POD_CAPABILITIES],
+      noNewPrivileges: true,
+      readonlyRootfs: false,
+    },
+    network: o.network ?? null,
+    log: { maxSize: o.logMaxSize, maxFile: o.logMaxFile },
+    shmSizeBytes: SHM_BYTES,
+  };
+}

@@ -1,0 +1,80 @@
+import type { ContainerSpec } from './types.js';
+
+/**
+ * ContainerSpec -> the body of Docker Engine API `POST /containers/create` (API 1.41).
+ * Pure, so the translation is unit-tested without an engine. Field names follow the Engine API.
+ */
+export interface DockerCreateBody {
+  name: string;
+  Image: string;
+  Cmd?: string[];
+  Env: string[];
+  Labels: Record<string, string>;
+  Hostname: string;
+  User?: string;
+  WorkingDir?: string;
+  ExposedPorts: Record<string, Record<string, never>>;
+  HostConfig: {
+    Runtime: string;
+    NanoCpus: number;
+    Memory: number;
+    MemorySwap: number;
+    MemorySwappiness?: number;
+    PidsLimit: number;
+    Ulimits: { Name: string; Soft: number; Hard: number }[];
+    PortBindings: Record<string, { HostIp: string; HostPort: string }[]>;
+    Mounts: { Type: 'volume'; Source: string; Target: string; ReadOnly: boolean }[];
+    CapDrop: string[];
+    CapAdd: string[];
+    SecurityOpt: string[];
+    ReadonlyRootfs: boolean;
+    Privileged: false;
+    NetworkMode: string;
+    LogConfig: { Type: 'json-file'; Config: Record<string, string> };
+    RestartPolicy: { Name: 'no' };
+    ShmSize: number;
+    Init: boolean;
+  };
+}
+
+export function toDockerCreateBody(spec: ContainerSpec): DockerCreateBody {
+  const exposed: DockerCreateBody['ExposedPorts'] = {};
+  const bindings: DockerCreateBody['HostConfig']['PortBindings'] = {};
+  for (const p of spec.ports) {
+    const key = `${p.containerPort}/tcp`;
+    exposed[key] = {};
+    (bindings[key] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.hostPort) });
+  }
+  const body: DockerCreateBody = {
+    name: spec.name,
+    Image: spec.image,
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Labels: spec.labels,
+    Hostname: spec.hostname,
+    ExposedPorts: exposed,
+    HostConfig: {
+      Runtime: spec.runtime,
+      NanoCpus: spec.limits.nanoCpus,
+      Memory: spec.limits.memoryBytes,
+      MemorySwap: spec.limits.memorySwapBytes,
+      PidsLimit: spec.limits.pidsLimit,
+      Ulimits: [{ Name: 'nofile', Soft: spec.limits.nofile, Hard: spec.limits.nofile }],
+      PortBindings: bindings,
+      Mounts: spec.volumes.map((v) => ({ Type: 'volume', Source: v.volume, Target: v.target, ReadOnly: false })),
+      CapDrop: spec.security.capDrop,
+      CapAdd: spec.security.capAdd,
+      SecurityOpt: spec.security.noNewPrivileges ? ['no-new-privileges:true'] : [],
+      ReadonlyRootfs: spec.security.readonlyRootfs,
+      Privileged: false,
+      NetworkMode: spec.network ?? 'bridge',
+      LogConfig: { Type: 'json-file', Config: { 'max-size': spec.log.maxSize, 'max-file': String(spec.log.maxFile) } },
+      RestartPolicy: { Name: 'no' },
+      ShmSize: spec.shmSizeBytes,
+      Init: false,
+    },
+  };
+  if (spec.command) body.Cmd = spec.command;
+  if (spec.user) body.User = spec.user;
+  if (spec.workingDir) body.WorkingDir = spec.workingDir;
+  return body;
+}

@@ -1,0 +1,32 @@
+import { PinacledError } from '../errors.js';
+
+/** The engine did not answer (socket refused, missing, or the call's deadline passed). */
+export class EngineUnavailableError extends PinacledError {
+  constructor(message: string, cause?: unknown) {
+    super('PINACLED_ERR_ENGINE_UNAVAILABLE', message, { cause });
+  }
+}
+
+/** The engine answered with an error we do not map to anything more specific. */
+export class EngineError extends PinacledError {
+  readonly engineStatus: number | undefined;
+  constructor(message: string, engineStatus: number | undefined, cause?: unknown) {
+    // The client sees a fixed message; the engine's own text stays in the logs (cause).
+    super('PINACLED_ERR_ENGINE', 'The container engine rejected the operation', { cause });
+    this.engineStatus = engineStatus;
+    this.detailForLogs = message;
+  }
+  readonly detailForLogs: string;
+}
+
+/** A container or volume name is already in use. */
+export class EngineConflictError extends Error {
+  override name = 'EngineConflictError';
+}
+
+/** The image named in a spec is not present locally (no registry pulls here). */
+export class ImageMissingError extends PinacledError {
+  constructor(image: string) {
+    super('PINACLED_ERR_IMAGE_NOT_FOUND', `Image ${image} is not present on this host; build or load it first`);
+  }
+}

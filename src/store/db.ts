@@ -1,0 +1,72 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PinacledError } from '../errors.js';
+import { MIGRATIONS } from './migrations.js';
+
+export type Db = Database.Database;
+
+export class StoreOpenError extends Error {
+  override name = 'StoreOpenError';
+}
+
+/**
+ * Opens (creating if needed) the SQLite file in dataDir, checks its integrity and migrates it.
+ * WAL + synchronous=FULL: writes are rare and an acknowledged pod must survive a power cut.
+ */
+export function openDb(dataDir: string, file = 'pinacled.db'): Db {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const path = join(dataDir, file);
+  let db: Db;
+  try {
+    db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    const check = db.pragma('quick_check', { simple: true });
+    if (check !== 'ok') throw new Error(`quick_check: ${String(check)}`);
+  } catch (err) {
+    throw new StoreOpenError(
+      `the state database ${path} is unreadable or corrupt (${(err as Error).message}); ` +
+        'pinacled will not start on it. Restore it from a backup or move it aside to start empty ' +
+        '(running pods are then adopted by nothing: remove their containers by label dev.pinacle.managed)',
+    );
+  }
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > MIGRATIONS.length) {
+    throw new StoreOpenError(`the state database has schema version ${version}, newer than this pinacled (${MIGRATIONS.length}); upgrade pinacled`);
+  }
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
+const STORE_FAILURES = new Set(['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_BUSY', 'SQLITE_CORRUPT']);
+
+/** Runs a store write; disk full, I/O errors and the like become a coded 503. */
+export function guardStore<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    const code = String((err as { code?: string }).code ?? '');
+    if ([...STORE_FAILURES].some((c) => code.startsWith(c))) {
+      throw new PinacledError('PINACLED_ERR_STORE_UNAVAILABLE', 'The state store cannot be written (disk full or I/O error)', { cause: err });
+    }
+    throw err;
+  }
+}
+
+export function storeId(db: Db): string {
+  const row = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'store_id'").get();
+  if (!row) throw new StoreOpenError('the state database has no store_id');
+  return row.value;
+}
