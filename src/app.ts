@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { makeAuthHook, TokenChecker } from './api/auth.js';
 import { installProblemHandlers } from './api/problem.js';
@@ -37,7 +37,8 @@ export const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/openapi.json']);
 export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: d.log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Request logs at debug level come from the onResponse hook below, with the route template.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: d.bodyLimit,
     // Creates wait for the container to start; nothing legitimate takes 2 minutes.
     requestTimeout: 120_000,
@@ -46,6 +47,8 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false } },
   });
   installProblemHandlers(app);
+  // JSON only: a text/plain body is a 415, not a string the schemas then reject.
+  app.removeContentTypeParser('text/plain');
 
   const checker = new TokenChecker(d.tokens);
   const auth = makeAuthHook(checker);

@@ -126,7 +126,8 @@ img_inputs_hash() {
   local name=$1 parent_id=$2
   shift 2
   {
-    (cd "$IMAGES_DIR/$name" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    (cd "$IMAGES_DIR/$name" && find . \( -name node_modules -o -name .next -o -name .mastra \) -prune -o \
+      -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
     printf 'parent %s\n' "$parent_id"
     printf 'arg %s\n' "$@"
   } | sha256sum | cut -c1-32
@@ -137,6 +138,8 @@ img_make_context() {
   local name=$1 ctx f
   ctx=$(mktemp -d /tmp/pinacled-ctx-"$name".XXXXXX)
   cp -a "$IMAGES_DIR/$name/." "$ctx/"
+  # Leftovers of running a template on the host are not inputs.
+  find "$ctx" \( -name node_modules -o -name .next -o -name .mastra \) -prune -exec rm -rf {} +
   mkdir -p "$ctx/certs"
   : >"$ctx/certs/extra-ca.pem"
   for f in "${IMG_CA_FILES[@]}"; do

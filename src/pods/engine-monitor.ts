@@ -48,9 +48,9 @@ export class EngineMonitor extends EventEmitter {
         this.emit('up', info);
       }
     } catch (err) {
-      this.#health = { reachable: false, info: this.#health.info, error: (err as Error).message, checkedAt: new Date().toISOString() };
+      this.#health = { reachable: false, info: this.#health.info, error: publicReason(err), checkedAt: new Date().toISOString() };
       if (was) {
-        this.#log.warn({ err: (err as Error).message }, 'container engine unreachable');
+        this.#log.warn({ err: (err as { detailForLogs?: string }).detailForLogs ?? (err as Error).message }, 'container engine unreachable');
         this.emit('down');
       }
     }
@@ -60,7 +60,7 @@ export class EngineMonitor extends EventEmitter {
   /** Marks the engine down at once when a request saw it fail, without waiting for the poll. */
   reportFailure(err: Error): void {
     if (this.#health.reachable) void this.check();
-    else this.#health = { ...this.#health, error: err.message };
+    else this.#health = { ...this.#health, error: publicReason(err) };
   }
 
   async start(): Promise<void> {
@@ -73,4 +73,10 @@ export class EngineMonitor extends EventEmitter {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/** A reason fit for /readyz (no auth): the error code's class, not the engine's own text. */
+function publicReason(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  return code === 'PINACLED_ERR_ENGINE_UNAVAILABLE' ? 'no answer from the engine socket' : 'the engine answered with an error';
 }

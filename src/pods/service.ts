@@ -118,7 +118,7 @@ export class PodService extends EventEmitter {
     const image = template.image ?? input.image!;
     const health = this.#o.engine.health.reachable ? this.#o.engine.health : await this.#o.engine.check();
     if (!health.reachable || !health.info) {
-      throw new EngineUnavailableError(`container engine unreachable: ${health.error ?? 'unknown'}`);
+      throw new EngineUnavailableError(`container engine unreachable at create: ${health.error ?? 'unknown'}`);
     }
     const choice = chooseRuntime(health.info.runtimes, this.#o.runtimeName, this.#o.allowUnsandboxed);
     if (!choice.sandboxed) this.#o.log.warn({ name: input.name }, 'creating an UNSANDBOXED pod (PINACLED_ALLOW_UNSANDBOXED is set)');
@@ -385,8 +385,10 @@ export class PodService extends EventEmitter {
   }
 }
 
+/** For logs: the engine's own detail where we have it. */
 function errMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const detail = (err as { detailForLogs?: string }).detailForLogs;
+  return detail ?? (err instanceof Error ? err.message : String(err));
 }
 
 function codeOf(err: unknown): string {

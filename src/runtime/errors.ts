@@ -2,21 +2,24 @@ import { PinacledError } from '../errors.js';
 
 /** The engine did not answer (socket refused, missing, or the call's deadline passed). */
 export class EngineUnavailableError extends PinacledError {
-  constructor(message: string, cause?: unknown) {
-    super('PINACLED_ERR_ENGINE_UNAVAILABLE', message, { cause });
+  /** What went wrong, for the daemon's log; clients get the fixed message. */
+  readonly detailForLogs: string;
+  constructor(detail: string, cause?: unknown) {
+    super('PINACLED_ERR_ENGINE_UNAVAILABLE', 'The container engine is unreachable; retry later', { cause });
+    this.detailForLogs = detail;
   }
 }
 
 /** The engine answered with an error we do not map to anything more specific. */
 export class EngineError extends PinacledError {
   readonly engineStatus: number | undefined;
-  constructor(message: string, engineStatus: number | undefined, cause?: unknown) {
-    // The client sees a fixed message; the engine's own text stays in the logs (cause).
+  /** The engine's own text, for the daemon's log; clients get the fixed message. */
+  readonly detailForLogs: string;
+  constructor(detail: string, engineStatus: number | undefined, cause?: unknown) {
     super('PINACLED_ERR_ENGINE', 'The container engine rejected the operation', { cause });
     this.engineStatus = engineStatus;
-    this.detailForLogs = message;
+    this.detailForLogs = detail;
   }
-  readonly detailForLogs: string;
 }
 
 /** A container or volume name is already in use. */

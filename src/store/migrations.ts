@@ -41,4 +41,25 @@ export const MIGRATIONS: readonly string[] = [
   // that a container without a pod row was made by *this* store before it removes it.
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    INSERT INTO meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))));`,
+  // 3: the pod event feed (GET /v1/events): every transition, with a gap-free sequence.
+  `CREATE TABLE events (
+     seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+     pod_id   TEXT NOT NULL,
+     pod_name TEXT NOT NULL,
+     type     TEXT NOT NULL,
+     time     TEXT NOT NULL,
+     details  TEXT NOT NULL
+   );
+   CREATE INDEX events_pod ON events(pod_id, seq);
+   CREATE INDEX events_time ON events(time);`,
+  // 4: Idempotency-Key records: the first answer to a key, replayed to its retries.
+  `CREATE TABLE idempotency_keys (
+     key          TEXT PRIMARY KEY,
+     fingerprint  TEXT NOT NULL,
+     status       INTEGER,
+     response     TEXT,
+     created_at   TEXT NOT NULL,
+     expires_at   TEXT NOT NULL
+   );
+   CREATE INDEX idempotency_expiry ON idempotency_keys(expires_at);`,
 ];

@@ -1,0 +1,50 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import type { Test } from 'tap';
+import { loadConfig } from '../../src/config/load.js';
+import { createDaemon, type Daemon } from '../../src/daemon.js';
+import { FakeRuntime } from '../../src/runtime/fake-runtime.js';
+import type { ContainerRuntime } from '../../src/runtime/types.js';
+
+export const TEST_TOKEN = 'test-token-0123456789abcdef';
+export const OPENAPI_PATH = resolve(import.meta.dirname, '..', '..', 'openapi.yaml');
+export const auth = { authorization: `Bearer ${TEST_TOKEN}` };
+
+export interface TestDaemon extends Daemon {
+  runtime: FakeRuntime;
+  dataDir: string;
+}
+
+/**
+ * A daemon on the fake runtime, in a temp data dir, torn down with the test.
+ * `env` overrides configuration as the environment would.
+ */
+export async function fakeDaemon(t: Test, env: Record<string, string> = {}, runtime = new FakeRuntime()): Promise<TestDaemon> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pinacled-test-'));
+  const config = loadConfig({ PINACLED_TOKEN: TEST_TOKEN, PINACLED_DATA_DIR: dataDir, PINACLED_PORT_RANGE: '41000-41999', ...env });
+  const d = await createDaemon(config, runtime as ContainerRuntime, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), OPENAPI_PATH);
+  await d.reconciler.runOnce();
+  t.teardown(async () => {
+    await d.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  return Object.assign(d, { runtime, dataDir });
+}
+
+/** Waits until `fn` returns a truthy value or the deadline passes (then throws). */
+export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 5000, stepMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
