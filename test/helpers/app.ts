@@ -34,13 +34,13 @@ export async function fakeDaemon(t: Test, env: Record<string, string> = {}, runt
 }
 
 /** Waits until `fn` returns a truthy value or the deadline passes (then throws). */
-export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 5000, stepMs = 25): Promise<T> {
+export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 5000, stepMs = 25): Promise<Exclude<T, false | null | undefined | 0 | ''>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v;
+      if (v) return v as Exclude<T, false | null | undefined | 0 | ''>;
     } catch (err) {
       last = err;
     }
