@@ -52,7 +52,7 @@ ensure_node_deps() {
 ensure_build() {
   local stamp="$PINACLED_ROOT/dist/.pinacled-src-hash"
   local want
-  want=$(cd "$PINACLED_ROOT" && find src tsconfig.json tsconfig.build.json package-lock.json -type f -print0 |
+  want=$(cd "$PINACLED_ROOT" && find src tsconfig.json package-lock.json -type f -print0 |
     sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   say "compiling TypeScript (npm run build)"
