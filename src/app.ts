@@ -1,11 +1,26 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { makeAuthHook, TokenChecker } from './api/auth.js';
-import { installProblemHandlers } from './api/problem.js';
+import { callerKey, makeAuthHook, TokenChecker } from './api/auth.js';
+import { clientErrorHandler } from './api/client-errors.js';
+import { makeRateLimitHook, TokenBuckets } from './api/rate-limit.js';
+import type { HttpsOptions } from './api/tls.js';
+import { installProblemHandlers, problemOf, sendProblem } from './api/problem.js';
+import { eventRoutes } from './api/routes/events.js';
 import { healthRoutes } from './api/routes/health.js';
+import { logRoutes } from './api/routes/logs.js';
 import { openapiRoutes } from './api/routes/openapi.js';
 import { podRoutes } from './api/routes/pods.js';
+import { statsRoutes } from './api/routes/stats.js';
 import { templateRoutes } from './api/routes/templates.js';
+import { waitRoutes } from './api/routes/wait.js';
+import { selectSubprotocol, WS_CLOSE } from './api/websocket.js';
+import type { EventFeed } from './events/feed.js';
+import type { Idempotency } from './idempotency/keys.js';
+import type { LogService } from './logs/service.js';
+import { idempotencyHooks } from './idempotency/plugin.js';
+import type { PodWaiters } from './pods/wait.js';
+import type { StatsCollector } from './metrics/collector.js';
 import type { Metrics } from './metrics/registry.js';
 import type { EngineMonitor } from './pods/engine-monitor.js';
 import type { Reconciler } from './pods/reconciler.js';
@@ -25,9 +40,44 @@ export interface AppDeps {
   runtime: ContainerRuntime;
   templates: Record<TemplateName, Template>;
   metrics: Metrics;
+  /** Latest usage samples, kept by the background collector (no engine call per request). */
+  stats: Pick<StatsCollector, 'latest'>;
+  /** Idempotency-Key records (absent: the header is ignored). */
+  idempotency?: Idempotency | undefined;
+  /** Waiters for GET /v1/pods/{id}/wait (absent: the route is not served). */
+  waiters?: PodWaiters | undefined;
+  /** Pod logs (GET /v1/pods/{id}/logs and its WebSocket; absent: not served). */
+  logs?: LogService | undefined;
+  /** Pod event feed (GET /v1/events and its WebSocket; absent: not served). */
+  events?: EventFeed | undefined;
+  /** Bytes queued for a WebSocket client that does not read before it is dropped. */
+  wsMaxBufferBytes?: number;
   openapi: unknown;
   runtimeName: string;
   allowUnsandboxed: boolean;
+  /** Time to receive a whole request (default 30 s); handlers may run longer. */
+  requestTimeoutMs?: number;
+  /** Idle socket timeout (default 130 s). */
+  connectionTimeoutMs?: number;
+  /** Serve HTTPS (and verify client certificates when it carries a CA). */
+  https?: HttpsOptions | undefined;
+  /** Mutating requests per token (absent or perMinute 0: no limit). */
+  rateLimit?: { perMinute: number; burst: number };
+  /** Host firewall state for /readyz (absent: this process does not manage it). */
+  firewall?: { readonly status: { mode: string; ok: boolean; detail: string } } | undefined;
+}
+
+export interface RouteSummary {
+  method: string;
+  url: string;
+  websocket: boolean;
+}
+
+const routeTables = new WeakMap<FastifyInstance, RouteSummary[]>();
+
+/** Every route the app registered (Fastify's onRoute), HEAD routes included. */
+export function routesOf(app: FastifyInstance): readonly RouteSummary[] {
+  return routeTables.get(app) ?? [];
 }
 
 /** Public routes: everything else needs a bearer token. */
@@ -35,20 +85,56 @@ export const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/openapi.json']);
 
 /** Builds the HTTP app: plugins, routes, error handling. No env reads, no listen. */
 export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify({
+  const requestTimeout = d.requestTimeoutMs ?? 30_000;
+  // Node 20 enforces requestTimeout only when it is given to createServer (Fastify sets it on
+  // the server afterwards, which Node ignores: measured), and checks it every 30 s by default.
+  // It bounds receiving a request (slow clients), not the handler: a create may take longer.
+  const nodeServer = {
+    requestTimeout,
+    headersTimeout: Math.min(requestTimeout, 30_000),
+    connectionsCheckingInterval: Math.max(250, Math.min(5_000, Math.floor(requestTimeout / 10))),
+  };
+  const opts: FastifyServerOptions & { https?: unknown } = {
     loggerInstance: d.log as FastifyBaseLogger,
     // Request logs at debug level come from the onResponse hook below, with the route template.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: d.bodyLimit,
-    // Creates wait for the container to start; nothing legitimate takes 2 minutes.
-    requestTimeout: 120_000,
-    connectionTimeout: 130_000,
-    return503OnClosing: true,
+    requestTimeout,
+    connectionTimeout: d.connectionTimeoutMs ?? 130_000,
+    // Requests that arrive while closing get our problem+json 503 (hook below), not Fastify's body.
+    return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false } },
+    clientErrorHandler,
+    ...(d.https ? { https: { ...d.https, ...nodeServer } } : { http: nodeServer }),
+  };
+  const app = Fastify(opts) as unknown as FastifyInstance;
+  const routes: RouteSummary[] = [];
+  routeTables.set(app, routes);
+  app.addHook('onRoute', (r) => {
+    const ws = r as { websocket?: boolean; wsHandler?: unknown };
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, websocket: !!(ws.websocket || ws.wsHandler) });
   });
   installProblemHandlers(app);
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (req, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    return sendProblem(reply, problemOf('PINACLED_ERR_NOT_READY', 'The daemon is shutting down; retry shortly', undefined, req.url.split('?')[0]));
+  });
   // JSON only: a text/plain body is a 415, not a string the schemas then reject.
   app.removeContentTypeParser('text/plain');
+  // Some clients send `Content-Type: application/json` with an empty body on action routes
+  // (start/stop/...): treat that as no body; everything else goes through Fastify's own
+  // JSON parser (which also guards against prototype poisoning).
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') return done(null, undefined);
+    return jsonParser(req, body as string, done);
+  });
 
   const checker = new TokenChecker(d.tokens);
   const auth = makeAuthHook(checker);
@@ -60,16 +146,35 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     if (route === '/metrics') return metricsAuth(req, reply);
     return auth(req, reply);
   });
+  // After authentication: only valid tokens get a bucket.
+  const buckets = new TokenBuckets(d.rateLimit ?? { perMinute: 0, burst: 1 });
+  app.addHook('onRequest', makeRateLimitHook(buckets, callerKey));
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     d.metrics.httpRequests.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
     req.log.debug({ method: req.method, route, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
 
+  // WebSockets (logs, events): the server answers with the subprotocol pinacled.v1 (see
+  // api/websocket.ts); clients send nothing, so frames are kept small.
+  await app.register(websocket, {
+    options: { maxPayload: 4096, handleProtocols: selectSubprotocol },
+    preClose(done) {
+      for (const c of this.websocketServer.clients) c.close(WS_CLOSE.GOING_AWAY, 'shutdown');
+      this.websocketServer.close();
+      done();
+    },
+  });
+  if (d.idempotency) idempotencyHooks(app, d.idempotency);
   healthRoutes(app, d);
   openapiRoutes(app, d.openapi);
   podRoutes(app, d.service);
+  if (d.waiters) waitRoutes(app, d.waiters);
+  statsRoutes(app, d.service, d.stats);
   templateRoutes(app, d.templates, d.runtime);
+  const wsMaxBufferBytes = d.wsMaxBufferBytes ?? 4 * 1024 * 1024;
+  if (d.logs) logRoutes(app, { logs: d.logs, wsMaxBufferBytes });
+  if (d.events) eventRoutes(app, { events: d.events, wsMaxBufferBytes });
   app.get('/metrics', async (_req, reply) => {
     reply.type(d.metrics.registry.contentType);
     return d.metrics.registry.metrics();

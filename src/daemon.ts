@@ -4,15 +4,31 @@ import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { buildApp } from './app.js';
 import type { Config } from './config/schema.js';
+import { StatsCollector } from './metrics/collector.js';
+import { instrumentPodService, instrumentRuntime } from './metrics/instrument.js';
+import { registerPodMetrics } from './metrics/pod-metrics.js';
 import { createMetrics } from './metrics/registry.js';
+import { Idempotency } from './idempotency/keys.js';
+import { EventFeed } from './events/feed.js';
+import { EventPruner } from './events/pruner.js';
+import { LogService } from './logs/service.js';
 import { EngineMonitor } from './pods/engine-monitor.js';
 import { PodLocks } from './pods/locks.js';
 import { Reconciler } from './pods/reconciler.js';
-import { PodService } from './pods/service.js';
+import { PodService, type PodTransition } from './pods/service.js';
 import { builtinTemplates } from './pods/templates.js';
+import { PodWaiters } from './pods/wait.js';
 import { EventWatcher } from './pods/watcher.js';
 import type { ContainerRuntime } from './runtime/types.js';
+import { httpsOptions } from './api/tls.js';
+import { HostFirewall } from './network/firewall.js';
+import { parseAllowances } from './network/firewall-rules.js';
+import type { FirewallBackend } from './network/iptables.js';
+import { PodNetworks } from './network/pod-networks.js';
+import { hostDnsServers } from './network/resolv.js';
 import { openDb, storeId } from './store/db.js';
+import { EventsRepo } from './store/events-repo.js';
+import { IdempotencyRepo } from './store/idempotency-repo.js';
 import { PodsRepo } from './store/pods-repo.js';
 
 export interface Daemon {
@@ -20,6 +36,11 @@ export interface Daemon {
   service: PodService;
   reconciler: Reconciler;
   engine: EngineMonitor;
+  collector: StatsCollector;
+  /** The pod event feed (GET /v1/events, /v1/events/stream). */
+  events: EventFeed;
+  /** Pod logs and their shared follow streams. */
+  logs: LogService;
   /** Stops background work and closes the HTTP server and the store. Pods keep running. */
   close(): Promise<void>;
 }
@@ -28,14 +49,38 @@ export interface Daemon {
  * Wires the daemon from a config and a runtime: store -> engine monitor -> service -> watcher ->
  * reconciler -> app. Shared by main.ts and the tests (which pass a fake or a real runtime).
  */
-export async function createDaemon(config: Config, runtime: ContainerRuntime, log: Logger, openapiPath: string): Promise<Daemon> {
+/** Host seams main.ts provides; tests leave them out (or pass fakes). */
+export interface DaemonSystem {
+  /** Runs iptables. Absent: this process does not manage the pod firewall (fake-runtime tests). */
+  firewall?: FirewallBackend;
+}
+
+export async function createDaemon(config: Config, runtime: ContainerRuntime, log: Logger, openapiPath: string, system: DaemonSystem = {}): Promise<Daemon> {
   const db = openDb(config.dataDir);
   const repo = new PodsRepo(db);
   const metrics = createMetrics();
+  // Every engine call from here on is counted by operation (and its failures).
+  runtime = instrumentRuntime(runtime, metrics);
   const locks = new PodLocks();
   const engine = new EngineMonitor({ runtime, intervalMs: 2000, log });
   const templates = builtinTemplates({ imagePrefix: config.imagePrefix, imageTag: config.imageTag });
   const sid = storeId(db);
+  // Read once; a bad file stops the start with its name (main.ts exits EX_CONFIG).
+  const https = config.tls ? httpsOptions(config.tls) : undefined;
+  const firewall = system.firewall
+    ? new HostFirewall({
+        mode: config.firewall.mode,
+        backend: system.firewall,
+        policy: () => ({
+          podPool: config.podSubnetPool,
+          dnsServers: hostDnsServers(),
+          allow: parseAllowances(config.firewall.allow),
+          extraBlock: config.firewall.block,
+        }),
+        intervalMs: config.firewall.checkIntervalMs,
+        log,
+      })
+    : undefined;
   const service = new PodService({
     repo,
     runtime,
@@ -51,8 +96,37 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     stopTimeoutS: config.stopTimeoutS,
     logMaxSize: config.logMaxSize,
     logMaxFile: config.logMaxFile,
+    networks: new PodNetworks({ runtime, pool: config.podSubnetPool, prefix: config.podSubnetPrefix }),
+    firewall,
   });
-  const watcher = new EventWatcher({ runtime, service, locks, engine, log });
+  instrumentPodService(service, metrics.podOperations);
+  // Every transition, including those the watcher saw in the engine's own event stream, is
+  // stored with the next sequence number before anything else hears of it.
+  const eventsRepo = new EventsRepo(db);
+  const events = new EventFeed({ repo: eventsRepo, log });
+  service.on('transition', (tr: PodTransition) => events.record(tr));
+  const pruner = new EventPruner({
+    repo: eventsRepo,
+    maxAgeS: config.eventsMaxAgeS,
+    maxCount: config.eventsMaxCount,
+    intervalMs: config.eventsPruneIntervalMs,
+    log,
+  });
+  const logs = new LogService({ runtime, pods: service, maxLineBytes: config.logLineMaxBytes, maxQueuedBytes: config.wsMaxBufferBytes, log });
+  const collector = new StatsCollector({
+    pods: () => service.list(),
+    runtime,
+    engineReachable: () => engine.health.reachable,
+    intervalMs: config.statsIntervalMs,
+    log,
+  });
+  registerPodMetrics(metrics.registry, { pods: () => service.list(), collector });
+  service.on('transition', (tr: PodTransition) => {
+    if (tr.type === 'started') collector.sampleSoon(tr.podId);
+    else if (tr.type === 'deleted') collector.forget(tr.podId);
+  });
+  // An event naming a pod the store does not know (a stray) triggers a full pass.
+  const watcher = new EventWatcher({ runtime, service, locks, engine, log, onUnknownPod: () => reconciler.kick() });
   const reconciler = new Reconciler({
     runtime,
     repo,
@@ -62,44 +136,90 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     storeId: sid,
     intervalMs: config.reconcileIntervalMs,
     stopTimeoutS: config.stopTimeoutS,
+    maxRemovals: config.reconcileMaxRemovals,
     log,
     onRepair: (kind) => metrics.reconcileRepairs.inc({ kind }),
   });
+  const idempotency = new Idempotency({
+    repo: new IdempotencyRepo(db),
+    ttlS: config.idempotencyTtlS,
+    log,
+    pods: service,
+    // Keys a crash interrupted are settled only once the reconciler has settled the pods.
+    settled: () => reconciler.passes > 0,
+  });
+  reconciler.on('pass', () => {
+    try {
+      idempotency.settleInterrupted();
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not settle interrupted idempotency keys');
+    }
+  });
+  const waiters = new PodWaiters(service);
   const openapi = parseYaml(readFileSync(openapiPath, 'utf8')) as unknown;
   const app = await buildApp({
     log,
     tokens: config.tokens,
     metricsToken: config.metricsToken,
     bodyLimit: config.bodyLimit,
+    requestTimeoutMs: config.requestTimeoutMs,
+    connectionTimeoutMs: config.connectionTimeoutMs,
+    https,
+    rateLimit: config.rateLimit,
+    firewall,
     service,
     engine,
     reconciler,
     runtime,
     templates,
     metrics,
+    stats: collector,
+    idempotency,
+    waiters,
+    logs,
+    events,
+    wsMaxBufferBytes: config.wsMaxBufferBytes,
     openapi,
     runtimeName: config.runtime,
     allowUnsandboxed: config.allowUnsandboxed,
   });
   if (config.allowUnsandboxed) log.warn('PINACLED_ALLOW_UNSANDBOXED is set: pods may run WITHOUT the gVisor sandbox');
-  await engine.start();
-  if (engine.health.reachable) await watcher.start();
-  else {
-    engine.once('up', () => void watcher.start());
+  if (firewall) {
+    // A dockerd restart is when DOCKER-USER may be rebuilt: check again as soon as it is back.
+    engine.on('up', firewall.kick);
+    void firewall.start();
   }
+  await engine.start();
+  // Subscribes now, or when the engine comes up.
+  await watcher.start();
+  idempotency.start();
+  pruner.start();
   // The first reconcile pass runs before the daemon reports ready (readyz), not before listen:
   // an operator must be able to ask /readyz why it is not ready.
   void reconciler.start();
+  collector.start();
   return {
     app,
     service,
     reconciler,
     engine,
+    collector,
+    events,
+    logs,
     async close() {
-      reconciler.stop();
-      watcher.stop();
-      engine.stop();
+      // Stop accepting first; requests in flight (creates) finish or roll back, waits end with
+      // 503. Then background work, each waiting for what it has in flight, then the store.
+      // Containers are never touched: running pods keep running. Log followers get their
+      // final message (reason shutdown) before the server closes their sockets.
+      logs.close();
+      pruner.stop();
       await app.close();
+      await collector.stop();
+      await reconciler.stop();
+      await watcher.stop();
+      idempotency.stop();
+      engine.stop();
+      firewall?.stop();
       db.close();
     },
   };

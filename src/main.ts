@@ -2,7 +2,9 @@ import closeWithGrace from 'close-with-grace';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from './config/load.js';
+import { TlsConfigError } from './api/tls.js';
 import { createDaemon } from './daemon.js';
+import { IptablesBackend } from './network/iptables.js';
 import { createLogger } from './log.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
 import { StoreOpenError } from './store/db.js';
@@ -24,8 +26,12 @@ async function main(): Promise<void> {
   const openapiPath = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'openapi.yaml');
   let daemon;
   try {
-    daemon = await createDaemon(config, runtime, log, openapiPath);
+    daemon = await createDaemon(config, runtime, log, openapiPath, { firewall: new IptablesBackend() });
   } catch (err) {
+    if (err instanceof TlsConfigError) {
+      log.fatal({ err: err.message }, 'cannot load the TLS files');
+      process.exit(78); // EX_CONFIG
+    }
     if (err instanceof StoreOpenError) {
       log.fatal({ err: err.message }, 'cannot open the state database');
       process.exit(74); // EX_IOERR
@@ -38,7 +44,7 @@ async function main(): Promise<void> {
     await daemon.close();
   });
   const address = await daemon.app.listen({ host: config.host, port: config.port });
-  log.info({ address, runtime: config.runtime, dataDir: config.dataDir }, 'pinacled listening');
+  log.info({ address, runtime: config.runtime, dataDir: config.dataDir, tls: !!config.tls, clientCerts: !!config.tls?.clientCa, firewall: config.firewall.mode }, 'pinacled listening');
 }
 
 main().catch((err) => {

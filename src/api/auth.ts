@@ -36,6 +36,12 @@ export class TokenChecker {
   }
 }
 
+/** A per-caller key that is not the token itself (rate-limit buckets): its SHA-256, hex. */
+export function callerKey(req: FastifyRequest): string | undefined {
+  const token = TokenChecker.fromRequest(req);
+  return token ? digest(token).toString('hex') : undefined;
+}
+
 export function makeAuthHook(checker: TokenChecker) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     if (checker.matches(TokenChecker.fromRequest(req))) return;

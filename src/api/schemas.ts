@@ -68,8 +68,15 @@ export const listPodsQuery = z.strictObject({
   label: z.union([z.string(), z.array(z.string())]).optional(),
 });
 
+/** Seconds as a query string: digits only (an empty `?timeout=` is a 400, not 0). */
+const seconds = z
+  .string()
+  .regex(/^\d{1,4}$/, 'must be a whole number of seconds')
+  .transform(Number)
+  .pipe(z.number().int().min(0).max(600));
+
 export const stopQuery = z.strictObject({
-  timeout: z.coerce.number().int().min(0).max(600).optional(),
+  timeout: seconds.optional(),
 });
 
 /** Empty or absent bodies for action routes; anything else is a 400. */

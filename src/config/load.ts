@@ -35,6 +35,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const tokens = [...(e.PINACLED_TOKEN ? [e.PINACLED_TOKEN] : []), ...(e.PINACLED_TOKEN_FILE ? readTokens(e.PINACLED_TOKEN_FILE) : [])];
   if (tokens.length === 0) throw new ConfigError('PINACLED_TOKEN_FILE: the file holds no token');
   if (tokens.some((t) => t.length < 16)) throw new ConfigError('PINACLED_TOKEN/PINACLED_TOKEN_FILE: tokens must be at least 16 characters');
+  if (e.PINACLED_METRICS_TOKEN && e.PINACLED_METRICS_TOKEN.length < 16) {
+    throw new ConfigError('PINACLED_METRICS_TOKEN: the token must be at least 16 characters');
+  }
   const [low, high] = e.PINACLED_PORT_RANGE.split('-').map(Number) as [number, number];
   return {
     host: e.PINACLED_HOST,
@@ -51,11 +54,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     imageTag: e.PINACLED_IMAGE_TAG,
     engineTimeoutMs: e.PINACLED_ENGINE_TIMEOUT_MS,
     reconcileIntervalMs: e.PINACLED_RECONCILE_INTERVAL_S * 1000,
+    statsIntervalMs: Math.round(e.PINACLED_STATS_INTERVAL_S * 1000),
     stopTimeoutS: e.PINACLED_STOP_TIMEOUT_S,
     logMaxSize: e.PINACLED_LOG_MAX_SIZE,
     logMaxFile: e.PINACLED_LOG_MAX_FILE,
     bodyLimit: e.PINACLED_BODY_LIMIT,
     idempotencyTtlS: e.PINACLED_IDEMPOTENCY_TTL_S,
+    logLineMaxBytes: e.PINACLED_LOG_LINE_MAX_BYTES,
+    wsMaxBufferBytes: e.PINACLED_WS_MAX_BUFFER_BYTES,
+    eventsMaxAgeS: e.PINACLED_EVENTS_MAX_AGE_S,
+    eventsMaxCount: e.PINACLED_EVENTS_MAX_COUNT,
+    eventsPruneIntervalMs: e.PINACLED_EVENTS_PRUNE_INTERVAL_S * 1000,
+    reconcileMaxRemovals: e.PINACLED_RECONCILE_MAX_REMOVALS,
     dockerHost: e.DOCKER_HOST,
+    podSubnetPool: e.PINACLED_POD_SUBNET_POOL,
+    podSubnetPrefix: e.PINACLED_POD_SUBNET_PREFIX,
+    firewall: {
+      mode: e.PINACLED_FIREWALL,
+      checkIntervalMs: e.PINACLED_FIREWALL_CHECK_INTERVAL_S * 1000,
+      allow: e.PINACLED_FIREWALL_ALLOW,
+      block: e.PINACLED_FIREWALL_BLOCK.split(',').map((x) => x.trim()).filter(Boolean),
+    },
+    rateLimit: { perMinute: e.PINACLED_RATE_LIMIT_PER_MIN, burst: e.PINACLED_RATE_LIMIT_BURST },
+    requestTimeoutMs: e.PINACLED_REQUEST_TIMEOUT_MS,
+    connectionTimeoutMs: e.PINACLED_CONNECTION_TIMEOUT_MS,
+    tls: e.PINACLED_TLS_CERT && e.PINACLED_TLS_KEY ? { cert: e.PINACLED_TLS_CERT, key: e.PINACLED_TLS_KEY, clientCa: e.PINACLED_TLS_CLIENT_CA } : undefined,
   };
 }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { parseCidr } from '../network/cidr.js';
+import { parseAllowances } from '../network/firewall-rules.js';
 
 const portNumber = z.coerce.number().int().min(1).max(65535);
 const bool = z
@@ -16,7 +18,12 @@ export const envSchema = z
     PINACLED_METRICS_TOKEN: z.string().optional(),
     PINACLED_RUNTIME: z.string().min(1).default('runsc'),
     PINACLED_ALLOW_UNSANDBOXED: bool.default(false),
-    PINACLED_PUBLISH_HOST: z.ipv4().or(z.ipv6()).default('127.0.0.1'),
+    PINACLED_PUBLISH_HOST: z
+      .ipv4()
+      .or(z.ipv6())
+      // CIS 5.13: pod ports go on one chosen address, never on every interface.
+      .refine((h) => h !== '0.0.0.0' && !/^[0:]+$/.test(h), 'must be a specific address (127.0.0.1, or the address a proxy reaches), not 0.0.0.0 or ::')
+      .default('127.0.0.1'),
     PINACLED_PORT_RANGE: z
       .string()
       .regex(/^\d+-\d+$/, 'must look like 30000-32767')
@@ -26,11 +33,34 @@ export const envSchema = z
     PINACLED_IMAGE_TAG: z.string().min(1).default('0.1.0'),
     PINACLED_ENGINE_TIMEOUT_MS: z.coerce.number().int().min(100).default(15000),
     PINACLED_RECONCILE_INTERVAL_S: z.coerce.number().int().min(1).default(30),
+    PINACLED_STATS_INTERVAL_S: z.coerce.number().min(0.5).max(3600).default(10),
     PINACLED_STOP_TIMEOUT_S: z.coerce.number().int().min(0).max(600).default(10),
     PINACLED_LOG_MAX_SIZE: z.string().regex(/^\d+[kmg]$/, 'must look like 10m').default('10m'),
     PINACLED_LOG_MAX_FILE: z.coerce.number().int().min(1).max(100).default(3),
     PINACLED_BODY_LIMIT: z.coerce.number().int().min(1024).default(256 * 1024),
     PINACLED_IDEMPOTENCY_TTL_S: z.coerce.number().int().min(60).default(24 * 3600),
+    PINACLED_LOG_LINE_MAX_BYTES: z.coerce.number().int().min(256).max(1024 * 1024).default(16 * 1024),
+    PINACLED_WS_MAX_BUFFER_BYTES: z.coerce.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
+    PINACLED_EVENTS_MAX_AGE_S: z.coerce.number().int().min(60).default(30 * 24 * 3600),
+    PINACLED_EVENTS_MAX_COUNT: z.coerce.number().int().min(100).default(100_000),
+    PINACLED_EVENTS_PRUNE_INTERVAL_S: z.coerce.number().int().min(1).max(86400).default(3600),
+    PINACLED_RECONCILE_MAX_REMOVALS: z.coerce.number().int().min(0).max(10000).default(10),
+    PINACLED_POD_SUBNET_POOL: z
+      .string()
+      .refine((s) => !!parseCidr(s), 'must be an IPv4 CIDR with no host bits, like 10.213.0.0/16')
+      .default('10.213.0.0/16'),
+    PINACLED_POD_SUBNET_PREFIX: z.coerce.number().int().min(16).max(29).default(28),
+    PINACLED_FIREWALL: z.enum(['install', 'check', 'off']).default('install'),
+    PINACLED_FIREWALL_CHECK_INTERVAL_S: z.coerce.number().int().min(1).max(3600).default(30),
+    PINACLED_FIREWALL_ALLOW: z.string().default(''),
+    PINACLED_FIREWALL_BLOCK: z.string().default(''),
+    PINACLED_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(0).default(120),
+    PINACLED_RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(60),
+    PINACLED_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
+    PINACLED_CONNECTION_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(130_000),
+    PINACLED_TLS_CERT: z.string().min(1).optional(),
+    PINACLED_TLS_KEY: z.string().min(1).optional(),
+    PINACLED_TLS_CLIENT_CA: z.string().min(1).optional(),
     DOCKER_HOST: z.string().optional(),
   })
   .superRefine((env, ctx) => {
@@ -41,6 +71,24 @@ export const envSchema = z
         path: ['PINACLED_PORT_RANGE'],
         message: 'must be LOW-HIGH with 1024 <= LOW <= HIGH <= 65535',
       });
+    }
+    const pool = parseCidr(env.PINACLED_POD_SUBNET_POOL);
+    if (pool && pool.prefix > env.PINACLED_POD_SUBNET_PREFIX) {
+      ctx.addIssue({ code: 'custom', path: ['PINACLED_POD_SUBNET_PREFIX'], message: `must be at least the pool's prefix (/${pool.prefix})` });
+    }
+    try {
+      parseAllowances(env.PINACLED_FIREWALL_ALLOW);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['PINACLED_FIREWALL_ALLOW'], message: `${(err as Error).message}; use comma-separated CIDR[:PORT[/tcp|udp]]` });
+    }
+    for (const c of env.PINACLED_FIREWALL_BLOCK.split(',').map((x) => x.trim()).filter(Boolean)) {
+      if (!parseCidr(c.includes('/') ? c : `${c}/32`)) ctx.addIssue({ code: 'custom', path: ['PINACLED_FIREWALL_BLOCK'], message: `"${c}" is not an IPv4 CIDR` });
+    }
+    if (!!env.PINACLED_TLS_CERT !== !!env.PINACLED_TLS_KEY) {
+      ctx.addIssue({ code: 'custom', path: [env.PINACLED_TLS_CERT ? 'PINACLED_TLS_KEY' : 'PINACLED_TLS_CERT'], message: 'set both PINACLED_TLS_CERT and PINACLED_TLS_KEY, or neither' });
+    }
+    if (env.PINACLED_TLS_CLIENT_CA && !env.PINACLED_TLS_CERT) {
+      ctx.addIssue({ code: 'custom', path: ['PINACLED_TLS_CLIENT_CA'], message: 'client certificates need TLS: set PINACLED_TLS_CERT and PINACLED_TLS_KEY too' });
     }
     if (!env.PINACLED_TOKEN && !env.PINACLED_TOKEN_FILE) {
       ctx.addIssue({
@@ -69,10 +117,41 @@ export interface Config {
   imageTag: string;
   engineTimeoutMs: number;
   reconcileIntervalMs: number;
+  /** How often the stats collector samples every running pod (cgroup files; no engine call). */
+  statsIntervalMs: number;
   stopTimeoutS: number;
   logMaxSize: string;
   logMaxFile: number;
   bodyLimit: number;
   idempotencyTtlS: number;
+  /** Longer log lines are cut there, with a marker (src/logs/lines.ts). */
+  logLineMaxBytes: number;
+  /** Bytes queued for one WebSocket client that does not read before it is dropped (close 4001). */
+  wsMaxBufferBytes: number;
+  /** Pod events older than this, or beyond the newest `eventsMaxCount`, are pruned. */
+  eventsMaxAgeS: number;
+  eventsMaxCount: number;
+  eventsPruneIntervalMs: number;
+  /** Most stray containers (and volumes) one reconcile pass removes; more means lost rows: it refuses. */
+  reconcileMaxRemovals: number;
   dockerHost: string | undefined;
+  /** Per-pod networks take /podSubnetPrefix blocks of this IPv4 pool. */
+  podSubnetPool: string;
+  podSubnetPrefix: number;
+  firewall: {
+    mode: 'install' | 'check' | 'off';
+    checkIntervalMs: number;
+    /** Raw PINACLED_FIREWALL_ALLOW (validated): exceptions to the private-range block. */
+    allow: string;
+    /** Extra IPv4 CIDRs pods may not reach. */
+    block: string[];
+  };
+  /** Mutating requests per minute per token (0: no limit), with this burst. */
+  rateLimit: { perMinute: number; burst: number };
+  /** Time to receive a whole request (headers and body); handlers may take longer. */
+  requestTimeoutMs: number;
+  /** Idle socket timeout. */
+  connectionTimeoutMs: number;
+  /** File paths; cert and key together, client CA only with them. */
+  tls: { cert: string; key: string; clientCa: string | undefined } | undefined;
 }

@@ -3,7 +3,13 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 /** The daemon's private registry and the metrics the core updates. */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'pinacled_process_' });
+  // Default metrics already start with process_/nodejs_: prefix with the daemon's name only.
+  collectDefaultMetrics({ register: registry, prefix: 'pinacled_' });
+  // prom-client names three gauges *_total, which Prometheus reserves for counters (promtool
+  // flags them); their per-type twins (nodejs_active_handles{type}, ...) carry the same numbers.
+  for (const n of ['active_handles_total', 'active_requests_total', 'active_resources_total']) {
+    registry.removeSingleMetric(`pinacled_process_nodejs_${n}`);
+  }
   const reconcileRepairs = new Counter({
     name: 'pinacled_reconcile_repairs_total',
     help: 'Repairs made by the reconciler since the daemon started, by kind of repair',
@@ -17,7 +23,26 @@ export function createMetrics() {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
-  return { registry, reconcileRepairs, httpRequests };
+  const engineRequests = new Counter({
+    name: 'pinacled_engine_requests_total',
+    help: 'Calls the daemon made to the container engine since it started, by runtime operation (stats scrapes make none)',
+    labelNames: ['operation'] as const,
+    registers: [registry],
+  });
+  const engineErrors = new Counter({
+    name: 'pinacled_engine_errors_total',
+    help: 'Engine calls that failed, by operation and reason (unavailable, rejected, conflict, not_found, other)',
+    labelNames: ['operation', 'reason'] as const,
+    registers: [registry],
+  });
+  const podOperations = new Histogram({
+    name: 'pinacled_pod_operation_duration_seconds',
+    help: 'Pod operations requested through the API, by operation and outcome (success, rejected, failed); create includes the container start',
+    labelNames: ['operation', 'outcome'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [registry],
+  });
+  return { registry, reconcileRepairs, httpRequests, engineRequests, engineErrors, podOperations };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

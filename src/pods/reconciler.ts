@@ -1,10 +1,13 @@
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { ContainerRuntime } from '../runtime/types.js';
+import { EngineUnavailableError } from '../runtime/errors.js';
+import type { ContainerRuntime, ContainerSummary, VolumeSummary } from '../runtime/types.js';
 import type { PodsRepo } from '../store/pods-repo.js';
 import type { EngineMonitor } from './engine-monitor.js';
 import { LABEL, MANAGED_FILTER } from './labels.js';
 import type { PodLocks } from './locks.js';
 import { STORE_ID_LABEL, type PodService } from './service.js';
+import type { Pod } from './types.js';
 
 export type RepairKind =
   | 'rollback_create'
@@ -13,11 +16,20 @@ export type RepairKind =
   | 'state_sync'
   | 'remove_stray_container'
   | 'remove_stray_volume'
-  | 'refuse_foreign';
+  | 'remove_stray_network'
+  | 'refuse_foreign'
+  | 'refuse_mass_delete';
+
+export interface Repair {
+  kind: RepairKind;
+  podId: string;
+  detail?: string;
+}
 
 export interface ReconcileReport {
-  repairs: { kind: RepairKind; podId: string; detail?: string }[];
-  skipped: string | null;
+  repairs: Repair[];
+  /** Pods the pass could not settle (engine error, busy): the next pass retries them. */
+  errors: { podId: string; error: string }[];
 }
 
 export interface ReconcilerOptions {
@@ -29,6 +41,12 @@ export interface ReconcilerOptions {
   storeId: string;
   intervalMs: number;
   stopTimeoutS: number;
+  /**
+   * At most this many stray containers (and, separately, volumes) are removed in one pass. More
+   * strays than that means the store lost rows (a restored backup, a wrong data dir) far more
+   * likely than that pinacled leaked them: the pass then removes none and reports instead.
+   */
+  maxRemovals: number;
   log: Logger;
   onRepair?: (kind: RepairKind) => void;
 }
@@ -36,121 +54,280 @@ export interface ReconcilerOptions {
 /**
  * Makes the store and the engine agree, kubelet-style: the engine's list is the truth for what
  * runs, the store is the truth for what should exist. Runs at start (the daemon is not ready
- * before the first pass), whenever the engine comes back, and every interval as a safety net.
- * It only removes engine objects it can prove it owns: they carry this store's id.
+ * before the first pass), whenever the engine comes back (not ready again until that pass is
+ * done), when an event names a pod the store does not know, and every interval as a safety net.
+ *
+ * What it repairs, per pod (under the pod's lock; pods busy with an operation are skipped):
+ * - `creating` (a create that never answered 201): rolled back as a whole;
+ * - `deleting`: finished;
+ * - container missing: the pod is `failed` with CONTAINER_GONE (start recreates it);
+ * - container running or not, pod says otherwise: the pod takes the engine's state.
+ * And engine objects without a pod: removed only when they carry this store's id label (proof
+ * that this store made them), and never more than `maxRemovals` in one pass.
+ *
+ * Emits `pass` (with the report) after every complete pass.
  */
-export class Reconciler {
+export class Reconciler extends EventEmitter {
   readonly #o: ReconcilerOptions;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<ReconcileReport> | undefined;
+  #queued: Promise<ReconcileReport> | undefined;
   #passes = 0;
+  /** Bumped when the engine comes back; a pass is current when it started after the last bump. */
+  #generation = 0;
+  #currentGeneration = -1;
+  #stopped = false;
+  /** Foreign objects are reported once, not every pass (test hosts run many daemons on one engine). */
+  readonly #reportedForeign = new Set<string>();
 
   constructor(o: ReconcilerOptions) {
+    super();
     this.#o = o;
   }
 
-  /** True after one complete pass. */
+  /** True once a pass has completed since the engine was last (re)reached. */
   get ready(): boolean {
-    return this.#passes > 0;
+    return this.#passes > 0 && this.#currentGeneration === this.#generation;
+  }
+
+  /** Completed passes since start. */
+  get passes(): number {
+    return this.#passes;
+  }
+
+  /** Why not ready, for /readyz. */
+  get pending(): string | null {
+    if (this.ready) return null;
+    return this.#passes === 0 ? 'the first reconcile pass has not finished' : 'a reconcile pass after the engine returned has not finished';
   }
 
   async start(): Promise<void> {
-    this.#o.engine.on('up', this.#kick);
-    await this.runOnce().catch((err: Error) => this.#o.log.warn({ err: err.message }, 'first reconcile failed; retrying on the next interval'));
-    this.#timer = setInterval(this.#kick, this.#o.intervalMs);
+    this.#stopped = false;
+    this.#o.engine.on('up', this.#onUp);
+    await this.runOnce().catch((err: Error) => this.#o.log.warn({ err: errText(err) }, 'first reconcile failed; retrying when the engine answers'));
+    if (this.#stopped) return;
+    this.#timer = setInterval(this.kick, this.#o.intervalMs);
     this.#timer.unref();
   }
 
-  stop(): void {
-    this.#o.engine.off('up', this.#kick);
+  /** Stops the timer and waits for a pass in flight (it uses the store, which closes next). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#o.engine.off('up', this.#onUp);
     if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await Promise.allSettled([this.#running, this.#queued]);
   }
 
-  readonly #kick = () => {
-    void this.runOnce().catch((err: Error) => this.#o.log.warn({ err: err.message }, 'reconcile pass failed'));
+  readonly #onUp = () => {
+    this.#generation++;
+    this.kick();
   };
 
-  /** One pass; concurrent callers share it. */
+  /** Runs a pass soon, without waiting; failures are logged. */
+  readonly kick = () => {
+    if (this.#stopped) return;
+    void this.runOnce().catch((err: Error) => this.#o.log.warn({ err: errText(err) }, 'reconcile pass failed'));
+  };
+
+  /**
+   * One pass. A caller arriving while a pass runs gets the *next* pass: the running one may have
+   * listed the engine before the change the caller wants repaired.
+   */
   runOnce(): Promise<ReconcileReport> {
-    this.#running ??= this.#pass().finally(() => (this.#running = undefined));
-    return this.#running;
+    if (!this.#running) {
+      this.#running = this.#pass().finally(() => (this.#running = undefined));
+      return this.#running;
+    }
+    this.#queued ??= this.#running
+      .catch(() => undefined)
+      .then(() => {
+        this.#queued = undefined;
+        return this.runOnce();
+      });
+    return this.#queued;
   }
 
   async #pass(): Promise<ReconcileReport> {
-    const report: ReconcileReport = { repairs: [], skipped: null };
-    const { runtime, repo, service, locks, log } = this.#o;
+    if (this.#stopped) throw new Error('reconciler stopped');
+    const generation = this.#generation;
+    const report: ReconcileReport = { repairs: [], errors: [] };
+    const { runtime, repo, log } = this.#o;
     const repair = (kind: RepairKind, podId: string, detail?: string) => {
       report.repairs.push({ kind, podId, ...(detail ? { detail } : {}) });
       this.#o.onRepair?.(kind);
-      log.info({ repair: kind, podId, detail }, 'reconciler repair');
+      const level = kind.startsWith('refuse') ? 'warn' : 'info';
+      log[level]({ repair: kind, podId, detail }, 'reconciler repair');
     };
-    const containers = await runtime.listContainers(MANAGED_FILTER);
-    const volumes = await runtime.listVolumes(MANAGED_FILTER);
-    const byName = new Map(containers.map((c) => [c.name, c]));
+    // Engine first, store second: a pod created between the two reads has a row (so its
+    // container is never taken for a stray) and its lock is held anyway.
+    const [containers, volumes] = await this.#engineCall(() => Promise.all([runtime.listContainers(MANAGED_FILTER), runtime.listVolumes(MANAGED_FILTER)]));
+    // An unreadable store throws here and the pass removes nothing.
     const pods = repo.list();
-    const podIds = new Set(pods.map((p) => p.id));
+    const byName = new Map(containers.map((c) => [c.name, c]));
 
     for (const pod of pods) {
-      if (locks.isHeld(pod.id)) continue;
-      await locks
-        .with(pod.id, 'reconcile', async () => {
-          const current = repo.get(pod.id);
-          if (!current) return;
-          const c = byName.get(current.containerName);
-          if (current.state === 'creating') {
-            // The client never got a 201 for this pod: roll the create back.
-            await runtime.removeContainer(current.containerName);
-            await runtime.removeVolume(current.volumeName);
-            repo.delete(current.id);
-            repair('rollback_create', current.id);
-            return;
-          }
-          if (current.state === 'deleting') {
-            await service.finishDelete(current, this.#o.stopTimeoutS);
-            repair('finish_delete', current.id);
-            return;
-          }
-          if (!c) {
-            if (current.state !== 'failed' || current.error?.code !== 'CONTAINER_GONE') {
-              service.markGone(current.id);
-              repair('container_gone', current.id);
-            }
-            return;
-          }
-          const st = await runtime.inspectContainer(c.id);
-          if (!st) return;
-          if (st.running && current.state !== 'running') {
-            service.markRunning(current.id, st);
-            repair('state_sync', current.id, `${current.state} -> running`);
-          } else if (!st.running && current.state !== 'stopped' && current.state !== 'failed') {
-            service.applyExit(current.id, st);
-            repair('state_sync', current.id, `${current.state} -> stopped`);
-          }
-        })
-        .catch((err: Error) => log.warn({ podId: pod.id, err: err.message }, 'could not reconcile pod'));
-    }
-
-    for (const c of containers) {
-      const podId = c.labels[LABEL.POD_ID] ?? '';
-      if (podIds.has(podId) || locks.isHeld(podId)) continue;
-      if (c.labels[STORE_ID_LABEL] !== this.#o.storeId) {
-        repair('refuse_foreign', podId, `container ${c.name} belongs to another pinacled store; not removing it`);
-        continue;
+      if (this.#stopped) break;
+      if (this.#o.locks.isHeld(pod.id)) continue;
+      try {
+        await this.#o.locks.with(pod.id, 'reconcile', () => this.#reconcilePod(pod.id, byName.get(pod.containerName), repair));
+      } catch (err) {
+        report.errors.push({ podId: pod.id, error: errText(err) });
+        log.warn({ podId: pod.id, err: errText(err) }, 'could not reconcile pod');
       }
-      await runtime.removeContainer(c.id);
-      repair('remove_stray_container', podId, c.name);
     }
-    for (const v of volumes) {
-      const podId = v.labels[LABEL.POD_ID] ?? '';
-      if (podIds.has(podId) || locks.isHeld(podId)) continue;
-      if (v.labels[STORE_ID_LABEL] !== this.#o.storeId) {
-        repair('refuse_foreign', podId, `volume ${v.name} belongs to another pinacled store; not removing it`);
-        continue;
-      }
-      await runtime.removeVolume(v.name);
-      repair('remove_stray_volume', podId, v.name);
-    }
+    if (!this.#stopped) await this.#removeStrays(containers, volumes, new Set(pods.map((p) => p.id)), repair, report);
+    if (!this.#stopped) await this.#removeStrayNetworks(repair, report);
     this.#passes++;
+    this.#currentGeneration = Math.max(this.#currentGeneration, generation);
+    this.emit('pass', report);
     return report;
   }
+
+  async #reconcilePod(id: string, c: ContainerSummary | undefined, repair: (kind: RepairKind, podId: string, detail?: string) => void): Promise<void> {
+    const { service } = this.#o;
+    // Re-read under the lock: an operation may have finished since the list.
+    const pod = this.#o.repo.get(id);
+    if (!pod) return;
+    if (pod.state === 'creating') {
+      // The client never got a 201 for this pod: roll the whole create back.
+      await this.#engineCall(() => service.discardCreate(pod));
+      repair('rollback_create', pod.id);
+      return;
+    }
+    if (pod.state === 'deleting') {
+      await this.#engineCall(() => service.finishDelete(pod, this.#o.stopTimeoutS));
+      repair('finish_delete', pod.id);
+      return;
+    }
+    if (!c) {
+      // The list was taken before the lock: confirm with an inspect before calling it gone.
+      if (await this.#engineCall(() => this.#o.runtime.inspectContainer(pod.containerName))) return;
+      if (pod.state !== 'failed' || pod.error?.code !== 'CONTAINER_GONE') {
+        service.markGone(pod.id);
+        repair('container_gone', pod.id, `was ${pod.state}`);
+      }
+      return;
+    }
+    // The list's status is enough to see agreement; inspect only to repair.
+    if (agrees(pod, c.status)) return;
+    const st = await this.#engineCall(() => this.#o.runtime.inspectContainer(c.id));
+    if (!st) return; // removed meanwhile: the next pass (or the destroy event) sees it
+    if (st.running && pod.state !== 'running') {
+      service.markRunning(pod.id, st);
+      repair('state_sync', pod.id, `${pod.state} -> running`);
+    } else if (!st.running && pod.state !== 'stopped' && pod.state !== 'failed') {
+      service.applyExit(pod.id, st);
+      repair('state_sync', pod.id, `${pod.state} -> stopped`);
+    }
+  }
+
+  async #removeStrays(
+    containers: ContainerSummary[],
+    volumes: VolumeSummary[],
+    listed: Set<string>,
+    repair: (kind: RepairKind, podId: string, detail?: string) => void,
+    report: ReconcileReport,
+  ): Promise<void> {
+    // Pods listed at the start were handled above (a rollback or delete removes its own
+    // objects; what it left is a stray for the next pass). Read the store again too: pods
+    // created during the per-pod loop must not look like strays.
+    const known = new Set([...listed, ...this.#o.repo.list().map((p) => p.id)]);
+    const orphaned = <T extends { labels: Record<string, string> }>(xs: T[]) =>
+      xs.filter((x) => {
+        const podId = x.labels[LABEL.POD_ID] ?? '';
+        return !known.has(podId) && !this.#o.locks.isHeld(podId);
+      });
+    const strayContainers = orphaned(containers);
+    const strayVolumes = orphaned(volumes);
+    for (const [what, strays] of [['container', strayContainers], ['volume', strayVolumes]] as const) {
+      const ours = strays.filter((x) => x.labels[STORE_ID_LABEL] === this.#o.storeId);
+      for (const x of strays) {
+        if (x.labels[STORE_ID_LABEL] !== this.#o.storeId && !this.#reportedForeign.has(x.name)) {
+          this.#reportedForeign.add(x.name);
+          repair('refuse_foreign', x.labels[LABEL.POD_ID] ?? '', `${what} ${x.name} belongs to another pinacled store; not removing it`);
+        }
+      }
+      if (ours.length > this.#o.maxRemovals) {
+        repair(
+          'refuse_mass_delete',
+          '',
+          `${ours.length} ${what}s carry this store's id but have no pod (limit ${this.#o.maxRemovals} per pass): ` +
+            'the store may have lost rows (restored backup?); not removing any. Remove them by label dev.pinacle.store-id if they are garbage',
+        );
+        continue;
+      }
+      for (const x of ours) {
+        const podId = x.labels[LABEL.POD_ID] ?? '';
+        try {
+          if (what === 'container') {
+            await this.#engineCall(() => this.#o.runtime.removeContainer((x as ContainerSummary).id));
+            repair('remove_stray_container', podId, x.name);
+          } else {
+            await this.#engineCall(() => this.#o.runtime.removeVolume(x.name));
+            repair('remove_stray_volume', podId, x.name);
+          }
+        } catch (err) {
+          report.errors.push({ podId, error: errText(err) });
+          this.#o.log.warn({ podId, err: errText(err) }, `could not remove stray ${what}`);
+        }
+      }
+    }
+  }
+
+  /**
+   * Per-pod networks left behind (a delete interrupted between container and network). Same
+   * ownership proof as containers: this store's id, no pod row, no operation in flight. The
+   * network list is read before the store, and a create writes its row before its network.
+   */
+  async #removeStrayNetworks(repair: (kind: RepairKind, podId: string, detail?: string) => void, report: ReconcileReport): Promise<void> {
+    let networks;
+    try {
+      networks = await this.#engineCall(() => this.#o.runtime.listNetworks(MANAGED_FILTER));
+    } catch (err) {
+      report.errors.push({ podId: '', error: errText(err) });
+      return;
+    }
+    const known = new Set(this.#o.repo.list().map((p) => p.id));
+    const strays = networks.filter((n) => {
+      const podId = n.labels[LABEL.POD_ID] ?? '';
+      return !known.has(podId) && !this.#o.locks.isHeld(podId) && n.labels[STORE_ID_LABEL] === this.#o.storeId;
+    });
+    if (strays.length > this.#o.maxRemovals) {
+      repair('refuse_mass_delete', '', `${strays.length} networks carry this store's id but have no pod (limit ${this.#o.maxRemovals} per pass); not removing any`);
+      return;
+    }
+    for (const n of strays) {
+      const podId = n.labels[LABEL.POD_ID] ?? '';
+      try {
+        await this.#engineCall(() => this.#o.runtime.removeNetwork(n.id));
+        repair('remove_stray_network', podId, n.name);
+      } catch (err) {
+        report.errors.push({ podId, error: errText(err) });
+        this.#o.log.warn({ podId, err: errText(err) }, 'could not remove stray network');
+      }
+    }
+  }
+
+  /** Engine calls: an unreachable engine is reported to the monitor at once. */
+  async #engineCall<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof EngineUnavailableError) this.#o.engine.reportFailure(err);
+      throw err;
+    }
+  }
+}
+
+/** Whether the pod's state already matches the container's list status. */
+function agrees(pod: Pod, status: string): boolean {
+  const running = status === 'running';
+  if (pod.state === 'running') return running;
+  if (pod.state === 'stopped' || pod.state === 'failed') return !running && status !== 'restarting';
+  return false;
+}
+
+function errText(err: unknown): string {
+  return (err as { detailForLogs?: string }).detailForLogs ?? (err instanceof Error ? err.message : String(err));
 }

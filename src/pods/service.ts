@@ -13,6 +13,7 @@ import { LABEL } from './labels.js';
 import type { PodLocks } from './locks.js';
 import { chooseRuntime } from './runtime-choice.js';
 import { buildContainerSpec } from './spec.js';
+import type { PodNetworks } from '../network/pod-networks.js';
 import { canTransition } from './state.js';
 import type { Template } from './templates.js';
 import type { Pod, PodState, TemplateName } from './types.js';
@@ -32,6 +33,10 @@ export interface PodServiceOptions {
   stopTimeoutS: number;
   logMaxSize: string;
   logMaxFile: number;
+  /** Per-pod networks; without it pods use the engine's default bridge (tests that predate it). */
+  networks?: PodNetworks;
+  /** Creates are refused while the host firewall policy is not in place (fail closed). */
+  firewall?: { readonly status: { ok: boolean; detail: string } };
   now?: () => Date;
 }
 
@@ -41,6 +46,11 @@ export interface PodTransition {
   podName: string;
   type: 'created' | 'started' | 'stopped' | 'exited' | 'oom-killed' | 'failed' | 'deleted' | 'restarted';
   details: Record<string, unknown>;
+}
+
+export interface CreateHooks {
+  /** Called with the new pod's id once its row is committed, before the engine is touched. */
+  onIntent?: (podId: string, secretKeys: string[]) => void;
 }
 
 export interface CreateResult {
@@ -83,8 +93,16 @@ export class PodService extends EventEmitter {
     return this.#o.log.child({ podId: pod.id, podName: pod.name });
   }
 
-  /** Engine calls: an unreachable engine is also reported to the monitor at once. */
+  /**
+   * Engine calls: an unreachable engine is also reported to the monitor at once. While the
+   * monitor knows the engine is down, a call first re-checks (bounded by the monitor's ping
+   * deadline) and fails fast instead of waiting for the full call deadline on a hung engine.
+   */
   async #engine<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.#o.engine.health.reachable) {
+      const h = await this.#o.engine.check();
+      if (!h.reachable) throw new EngineUnavailableError(`container engine unreachable: ${h.error ?? 'unknown'}`);
+    }
     try {
       return await fn();
     } catch (err) {
@@ -96,7 +114,14 @@ export class PodService extends EventEmitter {
   #update(id: string, patch: PodPatch): Pod {
     const pod = this.#o.repo.update(id, patch, this.#ts());
     if (!pod) throw new PinacledError('PINACLED_ERR_POD_NOT_FOUND', `No pod ${id}`);
+    // Every state change, transitional ones included (waiters in GET /v1/pods/{id}/wait).
+    if (patch.state) this.emit('state', pod);
     return pod;
+  }
+
+  /** The pod, or undefined when the store has no such pod. */
+  find(id: string): Pod | undefined {
+    return this.#o.repo.get(id);
   }
 
   get(id: string): Pod {
@@ -113,7 +138,11 @@ export class PodService extends EventEmitter {
     );
   }
 
-  async create(input: CreatePodInput): Promise<CreateResult> {
+  /**
+   * `hooks.onIntent` is called once the pod's row is committed, before the engine is touched
+   * (the Idempotency-Key layer links its record to the pod there).
+   */
+  async create(input: CreatePodInput, hooks: CreateHooks = {}): Promise<CreateResult> {
     const template = this.#o.templates[input.template];
     const image = template.image ?? input.image!;
     const health = this.#o.engine.health.reachable ? this.#o.engine.health : await this.#o.engine.check();
@@ -121,6 +150,9 @@ export class PodService extends EventEmitter {
       throw new EngineUnavailableError(`container engine unreachable at create: ${health.error ?? 'unknown'}`);
     }
     const choice = chooseRuntime(health.info.runtimes, this.#o.runtimeName, this.#o.allowUnsandboxed);
+    if (this.#o.firewall && !this.#o.firewall.status.ok) {
+      throw new PinacledError('PINACLED_ERR_FIREWALL_UNAVAILABLE', 'The host firewall policy that isolates pods is not in place; see /readyz');
+    }
     if (!choice.sandboxed) this.#o.log.warn({ name: input.name }, 'creating an UNSANDBOXED pod (PINACLED_ALLOW_UNSANDBOXED is set)');
     if (!(await this.#engine(() => this.#o.runtime.imageExists(image)))) {
       throw new PinacledError('PINACLED_ERR_IMAGE_NOT_FOUND', `Image ${image} is not present on this host; build or load it first`, {
@@ -177,9 +209,16 @@ export class PodService extends EventEmitter {
     const log = this.#log(pod);
     return this.#o.locks.with(pod.id, 'create', async () => {
       try {
+        hooks.onIntent?.(pod.id, Object.keys(secrets));
+      } catch (err) {
+        log.warn({ err: errMessage(err) }, 'create intent hook failed');
+      }
+      try {
         await this.#engine(() => this.#o.runtime.createVolume(pod.volumeName, this.#ownerLabels(pod)));
         const containerId = await this.#createContainer(pod);
-        this.#update(pod.id, { containerId, state: 'starting' });
+        // The pod stays `creating` until its container ran: a crash anywhere before the 201
+        // leaves a `creating` row, and the reconciler rolls the whole create back.
+        this.#update(pod.id, { containerId });
         this.#emit(pod, 'created', { image, runtime: pod.runtime, sandboxed: pod.sandboxed });
         await this.#engine(() => this.#o.runtime.startContainer(containerId));
         const started = await this.#settleAfterStart(pod.id);
@@ -198,7 +237,10 @@ export class PodService extends EventEmitter {
   }
 
   async #createContainer(pod: Pod): Promise<string> {
-    const spec = buildContainerSpec(pod, { logMaxSize: this.#o.logMaxSize, logMaxFile: this.#o.logMaxFile });
+    const networks = this.#o.networks;
+    // Before the container: Docker attaches it to its network at create.
+    const network = networks ? await this.#engine(() => networks.ensure(pod.id, this.#ownerLabels(pod), LABEL.POD_ID)) : null;
+    const spec = buildContainerSpec(pod, { logMaxSize: this.#o.logMaxSize, logMaxFile: this.#o.logMaxFile, network });
     spec.labels[STORE_ID_LABEL] = this.#o.storeId;
     try {
       return await this.#engine(() => this.#o.runtime.createContainer(spec));
@@ -212,17 +254,32 @@ export class PodService extends EventEmitter {
     }
   }
 
-  /** Best effort: remove what the failed create made, then drop the row (frees name and ports). */
+  /**
+   * After a failed create: remove what it made, then drop the row (frees name and ports). When
+   * the engine (or the store) fails too, the row stays `creating` and the reconciler finishes
+   * the rollback when it can: the row is dropped only after its engine objects are gone, so a
+   * labelled container without a row never comes from here.
+   */
   async #rollbackCreate(pod: Pod): Promise<void> {
     try {
-      await this.#o.runtime.removeContainer(pod.containerName);
-      await this.#o.runtime.removeVolume(pod.volumeName);
+      await this.discardCreate(pod);
     } catch (err) {
-      // Engine gone: the leftovers carry our store id and pod id, so the reconciler removes
-      // them once the engine is back (a container whose pod row does not exist).
-      this.#log(pod).warn({ err: errMessage(err) }, 'rollback left engine objects for the reconciler');
+      this.#log(pod).warn({ err: errMessage(err) }, 'create rollback left for the reconciler');
+      try {
+        this.#o.repo.update(pod.id, { error: { code: 'ROLLBACK_PENDING', message: 'the failed create is being rolled back' } }, this.#ts());
+      } catch {
+        // The store refuses writes too (disk full): the row stays `creating` all the same.
+      }
     }
+  }
+
+  /** Removes a never-acknowledged pod: container, volume, then the row. Throws if any step fails. */
+  async discardCreate(pod: Pod): Promise<void> {
+    await this.#engine(() => this.#o.runtime.removeContainer(pod.containerName));
+    await this.#engine(() => this.#o.runtime.removeVolume(pod.volumeName));
+    await this.#removeNetwork(pod);
     this.#o.repo.delete(pod.id);
+    this.#emit(pod, 'deleted', { rolledBack: true });
   }
 
   /** Reads the container after a start: running, or already exited (bad command). */
@@ -291,28 +348,30 @@ export class PodService extends EventEmitter {
   }
 
   async start(id: string): Promise<Pod> {
-    return this.#o.locks.with(id, 'start', async () => {
-      const pod = this.get(id);
-      if (pod.state === 'running') return pod;
-      this.#transition(pod, 'starting', 'start');
-      const existing = await this.#engine(() => this.#o.runtime.inspectContainer(pod.containerName));
-      let containerId = existing?.id;
-      this.#update(id, { state: 'starting' });
-      try {
-        if (!containerId) {
-          // Removed behind our back: recreate it from the pod's spec; the volume keeps the data
-          // (createVolume is a no-op when it exists).
-          await this.#engine(() => this.#o.runtime.createVolume(pod.volumeName, this.#ownerLabels(pod)));
-          containerId = await this.#createContainer(pod);
-          this.#update(id, { containerId });
-        }
-        await this.#engine(() => this.#o.runtime.startContainer(containerId!));
-        return await this.#settleAfterStart(id);
-      } catch (err) {
-        await this.#restoreObservedState(id, err);
-        throw mapRuntimeError(err);
+    return this.#o.locks.with(id, 'start', () => this.#startLocked(id));
+  }
+
+  async #startLocked(id: string): Promise<Pod> {
+    const pod = this.get(id);
+    if (pod.state === 'running') return pod;
+    this.#transition(pod, 'starting', 'start');
+    const existing = await this.#engine(() => this.#o.runtime.inspectContainer(pod.containerName));
+    let containerId = existing?.id;
+    this.#update(id, { state: 'starting' });
+    try {
+      if (!containerId) {
+        // Removed behind our back: recreate it from the pod's spec; the volume keeps the data
+        // (createVolume is a no-op when it exists).
+        await this.#engine(() => this.#o.runtime.createVolume(pod.volumeName, this.#ownerLabels(pod)));
+        containerId = await this.#createContainer(pod);
+        this.#update(id, { containerId });
       }
-    });
+      await this.#engine(() => this.#o.runtime.startContainer(containerId!));
+      return await this.#settleAfterStart(id);
+    } catch (err) {
+      await this.#restoreObservedState(id, err);
+      throw mapRuntimeError(err);
+    }
   }
 
   async stop(id: string, timeoutS = this.#o.stopTimeoutS): Promise<Pod> {
@@ -338,8 +397,11 @@ export class PodService extends EventEmitter {
   }
 
   async restart(id: string, timeoutS = this.#o.stopTimeoutS): Promise<Pod> {
-    await this.#o.locks.with(id, 'restart', () => this.#stopLocked(id, timeoutS));
-    const pod = await this.start(id);
+    // One lock over both halves: no other operation (or event) slips in between.
+    const pod = await this.#o.locks.with(id, 'restart', async () => {
+      await this.#stopLocked(id, timeoutS);
+      return this.#startLocked(id);
+    });
     this.#emit(pod, 'restarted');
     return pod;
   }
@@ -360,10 +422,17 @@ export class PodService extends EventEmitter {
   }
 
   /** Stops and removes container and volume, then the row. Used by delete and the reconciler. */
+  /** After the container: a network with an attached container cannot be removed. */
+  async #removeNetwork(pod: Pod): Promise<void> {
+    const networks = this.#o.networks;
+    if (networks) await this.#engine(() => networks.remove(pod.id));
+  }
+
   async finishDelete(pod: Pod, timeoutS: number): Promise<void> {
     await this.#engine(() => this.#o.runtime.stopContainer(pod.containerName, timeoutS));
     await this.#engine(() => this.#o.runtime.removeContainer(pod.containerName));
     await this.#engine(() => this.#o.runtime.removeVolume(pod.volumeName));
+    await this.#removeNetwork(pod);
     this.#o.repo.delete(pod.id);
     this.#log(pod).info('pod deleted');
     this.#emit(pod, 'deleted');

@@ -19,6 +19,17 @@ export function hostPidsLimit(runtime: string, pidsLimit: number): number {
 }
 
 /**
+ * The limit users actually meet under runsc: RLIMIT_NPROC = pidsLimit. gVisor enforces it
+ * inside the sandbox (per user, threads included; measured: a fork bomb stops at the limit
+ * with EAGAIN and the pod keeps running), so the host cap above is only a backstop that a pod
+ * reaches by spreading processes over many users. Under runc, PidsLimit already fails forks
+ * with EAGAIN, and Linux would not apply RLIMIT_NPROC to root, so none is set.
+ */
+export function inPodProcessLimit(runtime: string, pidsLimit: number): number | undefined {
+  return runtime === 'runsc' ? pidsLimit : undefined;
+}
+
+/**
  * Capabilities a development environment needs (file ownership for package managers and git,
  * switching to the dev user, signalling its own processes, binding ports < 1024). Everything
  * else is dropped: NET_RAW (spoofing, ARP/ICMP tricks), SYS_ADMIN, SYS_PTRACE, MKNOD,
@@ -40,6 +51,7 @@ export interface SpecOptions {
 /** Pod -> ContainerSpec. Pure: limits, labels, hardening and runtime are unit-tested here. */
 export function buildContainerSpec(pod: Pod, o: SpecOptions): ContainerSpec {
   const memoryBytes = pod.resources.memoryMb * 1024 * 1024;
+  const nproc = inPodProcessLimit(pod.runtime, pod.resources.pidsLimit);
   const labels: Record<string, string> = {
     [LABEL.MANAGED]: 'true',
     [LABEL.POD_ID]: pod.id,
@@ -64,6 +76,7 @@ export function buildContainerSpec(pod: Pod, o: SpecOptions): ContainerSpec {
       memorySwapBytes: memoryBytes,
       pidsLimit: hostPidsLimit(pod.runtime, pod.resources.pidsLimit),
       nofile: NOFILE_LIMIT,
+      ...(nproc === undefined ? {} : { nproc }),
     },
     ports: pod.ports.map((p) => ({ containerPort: p.containerPort, hostPort: p.hostPort, hostIp: p.hostIp })),
     volumes: [{ volume: pod.volumeName, target: WORKSPACE_PATH }],

@@ -1,14 +1,19 @@
 import Docker from 'dockerode';
-import { toDockerCreateBody } from './docker-spec.js';
-import { EngineConflictError, EngineError, EngineUnavailableError, ImageMissingError } from './errors.js';
+import { toDockerCreateBody, toDockerNetworkBody } from './docker-spec.js';
+import { EngineConflictError, EngineError, EngineUnavailableError, ImageMissingError, SubnetOverlapError } from './errors.js';
 import type {
   ContainerRuntime,
   ContainerSpec,
+  ContainerStats,
   ContainerStatus,
   ContainerSummary,
   EngineEvent,
   EngineInfo,
   EventSubscription,
+  LogOptions,
+  LogStream,
+  NetworkSpec,
+  NetworkSummary,
   VolumeSummary,
 } from './types.js';
 
@@ -122,6 +127,42 @@ export class DockerRuntime implements ContainerRuntime {
     return (res.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} }));
   }
 
+  async createNetwork(spec: NetworkSpec): Promise<string> {
+    try {
+      const n = await this.#docker.createNetwork(toDockerNetworkBody(spec) as Docker.NetworkCreateOptions);
+      return n.id;
+    } catch (err) {
+      if (status(err) === 409) throw new EngineConflictError(`network name ${spec.name} is in use`);
+      // 403 "Pool overlaps with other one on this address space" (another network), or
+      // "networks have overlapping IPv4" (a host route).
+      if (status(err) === 403 && /overlap/i.test(String((err as ModemError).json?.message))) {
+        throw new SubnetOverlapError(`subnet ${spec.subnet} overlaps`);
+      }
+      throw mapError('network create', err);
+    }
+  }
+
+  async removeNetwork(nameOrId: string): Promise<void> {
+    try {
+      await this.#docker.getNetwork(nameOrId).remove();
+    } catch (err) {
+      if (status(err) === 404) return;
+      throw mapError('network remove', err);
+    }
+  }
+
+  async listNetworks(labelFilter?: string): Promise<NetworkSummary[]> {
+    const res = (await this.#call('network list', () =>
+      this.#docker.listNetworks(labelFilter ? { filters: { label: [labelFilter] } } : {}),
+    )) as Docker.NetworkInspectInfo[];
+    return res.map((n) => ({
+      id: n.Id,
+      name: n.Name,
+      labels: n.Labels ?? {},
+      subnets: (n.IPAM?.Config ?? []).map((c) => c.Subnet).filter((x): x is string => !!x),
+    }));
+  }
+
   async createContainer(spec: ContainerSpec): Promise<string> {
     const body = toDockerCreateBody(spec);
     try {
@@ -190,6 +231,37 @@ export class DockerRuntime implements ContainerRuntime {
     };
   }
 
+  async containerStats(id: string): Promise<ContainerStats | undefined> {
+    let s: Docker.ContainerStats;
+    try {
+      s = await this.#docker.getContainer(id).stats({ stream: false });
+    } catch (err) {
+      if (status(err) === 404) return undefined;
+      throw mapError('container stats', err);
+    }
+    // A stopped container answers with zeroed fields and no read time.
+    if (!s.read || s.read.startsWith('0001-')) return undefined;
+    const mem = s.memory_stats ?? ({} as Docker.MemoryStats);
+    const memStats = (mem.stats ?? {}) as unknown as Record<string, number | undefined>;
+    // cgroup v1 names it total_inactive_file, v2 inactive_file.
+    const inactiveFile = memStats.total_inactive_file ?? memStats.inactive_file ?? 0;
+    const nets = Object.values(s.networks ?? {});
+    const pids = s.pids_stats as { current?: number; limit?: number } | undefined;
+    const limit = mem.limit;
+    return {
+      readAt: s.read,
+      cpuUsageNs: s.cpu_stats?.cpu_usage?.total_usage ?? 0,
+      cpuThrottledNs: s.cpu_stats?.throttling_data?.throttled_time ?? null,
+      memoryUsageBytes: mem.usage ?? 0,
+      memoryWorkingSetBytes: Math.max(0, (mem.usage ?? 0) - inactiveFile),
+      memoryLimitBytes: limit && limit < 2 ** 62 ? limit : null,
+      pids: pids?.current ?? null,
+      pidsLimit: pids?.limit && pids.limit < 2 ** 62 ? pids.limit : null,
+      networkRxBytes: nets.length ? nets.reduce((a, n) => a + n.rx_bytes, 0) : null,
+      networkTxBytes: nets.length ? nets.reduce((a, n) => a + n.tx_bytes, 0) : null,
+    };
+  }
+
   async listContainers(labelFilter: string): Promise<ContainerSummary[]> {
     const list = await this.#call('container list', () =>
       this.#docker.listContainers({ all: true, filters: { label: [labelFilter] } }),
@@ -213,9 +285,16 @@ export class DockerRuntime implements ContainerRuntime {
     };
     if (since) opts.since = Math.floor(since.getTime() / 1000);
     // The stream lives until close() or an error; the engine's liveness is watched elsewhere.
-    const stream = (await this.#call('events', () =>
-      this.#long.getEvents(opts as Docker.GetEventsOptions),
-    )) as NodeJS.ReadableStream & { destroy(): void };
+    // Opening it has a deadline though: a hung engine must not hold the subscribe forever.
+    const opening = new AbortController();
+    opts.abortSignal = opening.signal;
+    const deadline = setTimeout(() => opening.abort(), this.#timeoutMs);
+    let stream: NodeJS.ReadableStream & { destroy(): void };
+    try {
+      stream = (await this.#call('events', () => this.#long.getEvents(opts as Docker.GetEventsOptions))) as typeof stream;
+    } finally {
+      clearTimeout(deadline);
+    }
     let buf = '';
     let failed = false;
     const fail = (err: Error) => {
@@ -262,5 +341,49 @@ export class DockerRuntime implements ContainerRuntime {
         stream.destroy();
       },
     };
+  }
+
+  async openLogs(id: string, o: LogOptions): Promise<LogStream | undefined> {
+    let tty: boolean;
+    try {
+      tty = !!(await this.#docker.getContainer(id).inspect()).Config.Tty;
+    } catch (err) {
+      if (status(err) === 404) return undefined;
+      throw mapError('logs', err);
+    }
+    const query: Record<string, string> = {
+      follow: o.follow ? '1' : '0',
+      stdout: o.stdout ? '1' : '0',
+      stderr: o.stderr ? '1' : '0',
+      timestamps: o.timestamps ? '1' : '0',
+      tail: String(o.tail),
+    };
+    if (o.since) query.since = o.since;
+    if (o.until) query.until = o.until;
+    // The deadline covers the engine's answer only: a follow stream then lives until its
+    // owner closes it (an AbortSignal.timeout would cut it).
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), this.#timeoutMs);
+    try {
+      const res = await new Promise<NodeJS.ReadableStream & { destroy(): void }>((resolve, reject) => {
+        this.#long.modem.dial(
+          {
+            path: `/containers/${encodeURIComponent(id)}/logs?`,
+            method: 'GET',
+            isStream: true,
+            abortSignal: abort.signal,
+            statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+            options: query,
+          },
+          (err: unknown, data: unknown) => (err ? reject(err) : resolve(data as NodeJS.ReadableStream & { destroy(): void })),
+        );
+      });
+      return { tty, stream: res, close: () => res.destroy() };
+    } catch (err) {
+      if (status(err) === 404) return undefined;
+      throw mapError('logs', err);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

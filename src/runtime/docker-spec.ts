@@ -1,4 +1,4 @@
-import type { ContainerSpec } from './types.js';
+import type { ContainerSpec, NetworkSpec } from './types.js';
 
 /**
  * ContainerSpec -> the body of Docker Engine API `POST /containers/create` (API 1.41).
@@ -58,7 +58,10 @@ export function toDockerCreateBody(spec: ContainerSpec): DockerCreateBody {
       Memory: spec.limits.memoryBytes,
       MemorySwap: spec.limits.memorySwapBytes,
       PidsLimit: spec.limits.pidsLimit,
-      Ulimits: [{ Name: 'nofile', Soft: spec.limits.nofile, Hard: spec.limits.nofile }],
+      Ulimits: [
+        { Name: 'nofile', Soft: spec.limits.nofile, Hard: spec.limits.nofile },
+        ...(spec.limits.nproc ? [{ Name: 'nproc', Soft: spec.limits.nproc, Hard: spec.limits.nproc }] : []),
+      ],
       PortBindings: bindings,
       Mounts: spec.volumes.map((v) => ({ Type: 'volume', Source: v.volume, Target: v.target, ReadOnly: false })),
       CapDrop: spec.security.capDrop,
@@ -77,4 +80,37 @@ export function toDockerCreateBody(spec: ContainerSpec): DockerCreateBody {
   if (spec.user) body.User = spec.user;
   if (spec.workingDir) body.WorkingDir = spec.workingDir;
   return body;
+}
+
+/** NetworkSpec -> the body of Engine API `POST /networks/create` (API 1.41). */
+export interface DockerNetworkBody {
+  Name: string;
+  Driver: 'bridge';
+  CheckDuplicate: true;
+  Internal: false;
+  Attachable: false;
+  EnableIPv6: false;
+  IPAM: { Driver: 'default'; Config: { Subnet: string; Gateway: string }[] };
+  Options: Record<string, string>;
+  Labels: Record<string, string>;
+}
+
+export function toDockerNetworkBody(spec: NetworkSpec): DockerNetworkBody {
+  return {
+    Name: spec.name,
+    Driver: 'bridge',
+    CheckDuplicate: true,
+    Internal: false,
+    Attachable: false,
+    // Docker then disables IPv6 inside the pod's namespace (measured): no IPv6 path to filter.
+    EnableIPv6: false,
+    IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet, Gateway: spec.gateway }] },
+    Options: {
+      'com.docker.network.bridge.name': spec.bridgeName,
+      // One pod per network: nothing else should talk on this bridge.
+      'com.docker.network.bridge.enable_icc': 'false',
+      'com.docker.network.bridge.enable_ip_masquerade': 'true',
+    },
+    Labels: spec.labels,
+  };
 }

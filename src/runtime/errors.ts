@@ -33,3 +33,8 @@ export class ImageMissingError extends PinacledError {
     super('PINACLED_ERR_IMAGE_NOT_FOUND', `Image ${image} is not present on this host; build or load it first`);
   }
 }
+
+/** A network's subnet overlaps another network or a host route: try another subnet. */
+export class SubnetOverlapError extends Error {
+  override name = 'SubnetOverlapError';
+}

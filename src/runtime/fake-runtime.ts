@@ -1,13 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { EngineConflictError, EngineError, EngineUnavailableError, ImageMissingError } from './errors.js';
+import { overlaps, parseCidr } from '../network/cidr.js';
+import { EngineConflictError, EngineError, EngineUnavailableError, ImageMissingError, SubnetOverlapError } from './errors.js';
+import { FakeLogs } from './fake-logs.js';
 import type {
   ContainerRuntime,
   ContainerSpec,
+  ContainerStats,
   ContainerStatus,
   ContainerSummary,
   EngineEvent,
   EngineInfo,
   EventSubscription,
+  LogOptions,
+  LogStream,
+  NetworkSpec,
+  NetworkSummary,
   VolumeSummary,
 } from './types.js';
 
@@ -34,7 +41,13 @@ export class FakeRuntime implements ContainerRuntime {
   down = false;
   readonly containers = new Map<string, FakeContainer>();
   readonly volumes = new Map<string, VolumeSummary>();
+  /** Networks by name; tests may add foreign ones to occupy subnets. */
+  readonly networks = new Map<string, NetworkSummary & { bridgeName?: string }>();
   readonly calls: Partial<Record<Method, number>> = {};
+  /** Container output: `logs.append(containerId, 'stdout', text)` writes, `logs.openStreams` counts. */
+  readonly logs = new FakeLogs();
+  /** What containerStats answers for a container id (over zeros and the spec's limits). */
+  readonly stats = new Map<string, Partial<ContainerStats>>();
   readonly #failures = new Map<Method, Error[]>();
   readonly #subs = new Set<{ filter: string; onEvent: (e: EngineEvent) => void; onError: (e: Error) => void }>();
   /** Delay (ms) added to every call, to widen race windows in tests. */
@@ -100,8 +113,42 @@ export class FakeRuntime implements ContainerRuntime {
     return [...this.volumes.values()].filter((x) => k && (v === undefined ? k in x.labels : x.labels[k] === v));
   }
 
+  async createNetwork(spec: NetworkSpec): Promise<string> {
+    await this.#enter('createNetwork');
+    if (this.networks.has(spec.name)) throw new EngineConflictError(`network ${spec.name} exists`);
+    const want = parseCidr(spec.subnet);
+    for (const n of this.networks.values()) {
+      for (const s of n.subnets) {
+        const c = parseCidr(s);
+        if (want && c && overlaps(want, c)) throw new SubnetOverlapError(`subnet ${spec.subnet} overlaps ${n.name}`);
+      }
+    }
+    const id = randomBytes(32).toString('hex');
+    this.networks.set(spec.name, { id, name: spec.name, labels: { ...spec.labels }, subnets: [spec.subnet], bridgeName: spec.bridgeName });
+    return id;
+  }
+
+  async removeNetwork(nameOrId: string): Promise<void> {
+    await this.#enter('removeNetwork');
+    const n = [...this.networks.values()].find((x) => x.name === nameOrId || x.id === nameOrId);
+    if (!n) return;
+    for (const c of this.containers.values()) {
+      if (c.spec.network === n.name) throw new EngineError(`network ${n.name} has active endpoints`, 403);
+    }
+    this.networks.delete(n.name);
+  }
+
+  async listNetworks(labelFilter?: string): Promise<NetworkSummary[]> {
+    await this.#enter('listNetworks');
+    const [k, v] = (labelFilter ?? '').split('=');
+    return [...this.networks.values()]
+      .filter((x) => !labelFilter || (k && (v === undefined ? k in x.labels : x.labels[k] === v)))
+      .map((x) => ({ id: x.id, name: x.name, labels: { ...x.labels }, subnets: [...x.subnets] }));
+  }
+
   async createContainer(spec: ContainerSpec): Promise<string> {
     await this.#enter('createContainer');
+    if (spec.network && spec.network !== 'bridge' && !this.networks.has(spec.network)) throw new EngineError(`network ${spec.network} not found`, 404);
     if (!this.images.has(spec.image)) throw new ImageMissingError(spec.image);
     if (!this.runtimes.includes(spec.runtime)) throw new EngineError(`unknown runtime specified ${spec.runtime}`, 400);
     if (this.#find(spec.name)) throw new EngineConflictError(`name ${spec.name} in use`);
@@ -148,6 +195,7 @@ export class FakeRuntime implements ContainerRuntime {
 
   #setExited(c: FakeContainer, code: number, oom: boolean): void {
     Object.assign(c.status, { status: 'exited', running: false, exitCode: code, oomKilled: oom, finishedAt: new Date().toISOString(), pid: null });
+    this.logs.endFollowers(c.id);
     if (oom) this.#emit(c, 'oom');
     this.#emit(c, 'die', code);
   }
@@ -157,6 +205,7 @@ export class FakeRuntime implements ContainerRuntime {
     const c = this.#find(id);
     if (!c) return;
     this.containers.delete(c.id);
+    this.logs.endFollowers(c.id);
     this.#emit(c, 'destroy');
   }
 
@@ -164,6 +213,31 @@ export class FakeRuntime implements ContainerRuntime {
     await this.#enter('inspectContainer');
     const c = this.#find(id);
     return c && structuredClone(c.status);
+  }
+
+  async openLogs(id: string, opts: LogOptions): Promise<LogStream | undefined> {
+    await this.#enter('openLogs');
+    const c = this.#find(id);
+    return c && this.logs.open(c.id, c.status.running, opts);
+  }
+
+  async containerStats(id: string): Promise<ContainerStats | undefined> {
+    await this.#enter('containerStats');
+    const c = this.#find(id);
+    if (!c || !c.status.running) return undefined;
+    return {
+      readAt: new Date().toISOString(),
+      cpuUsageNs: 0,
+      cpuThrottledNs: 0,
+      memoryUsageBytes: 0,
+      memoryWorkingSetBytes: 0,
+      memoryLimitBytes: c.spec.limits.memoryBytes,
+      pids: 1,
+      pidsLimit: c.spec.limits.pidsLimit,
+      networkRxBytes: 0,
+      networkTxBytes: 0,
+      ...this.stats.get(c.id),
+    };
   }
 
   async listContainers(labelFilter: string): Promise<ContainerSummary[]> {
@@ -200,6 +274,7 @@ export class FakeRuntime implements ContainerRuntime {
     const c = this.#find(idOrName);
     if (!c) throw new Error(`fake: no container ${idOrName}`);
     this.containers.delete(c.id);
+    this.logs.endFollowers(c.id);
     this.#emit(c, 'destroy');
   }
 

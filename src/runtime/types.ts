@@ -31,6 +31,11 @@ export interface ContainerSpec {
     memorySwapBytes: number;
     pidsLimit: number;
     nofile: number;
+    /**
+     * RLIMIT_NPROC inside the pod (gVisor enforces it per user, threads included, and fork
+     * fails with EAGAIN like Linux): the process limit users see. Absent: no in-pod limit.
+     */
+    nproc?: number;
   };
   ports: PortBinding[];
   volumes: VolumeMount[];
@@ -63,6 +68,25 @@ export interface ContainerStatus {
   error: string | null;
 }
 
+/**
+ * Resource usage as the engine's stats API reports it. Only the metrics collector's fallback
+ * uses it (one call takes about 1 s here: never on a request path).
+ */
+export interface ContainerStats {
+  /** When the engine read the numbers (ISO 8601). */
+  readAt: string;
+  cpuUsageNs: number;
+  cpuThrottledNs: number | null;
+  memoryUsageBytes: number;
+  memoryWorkingSetBytes: number;
+  memoryLimitBytes: number | null;
+  pids: number | null;
+  pidsLimit: number | null;
+  /** null when the container has no network interface the engine reports. */
+  networkRxBytes: number | null;
+  networkTxBytes: number | null;
+}
+
 export interface ContainerSummary {
   id: string;
   name: string;
@@ -73,6 +97,25 @@ export interface ContainerSummary {
 export interface VolumeSummary {
   name: string;
   labels: Record<string, string>;
+}
+
+/** A per-pod bridge network (network/pod-networks.ts). */
+export interface NetworkSpec {
+  name: string;
+  labels: Record<string, string>;
+  /** IPv4 CIDR from pinacled's pod subnet pool. */
+  subnet: string;
+  gateway: string;
+  /** Host-side bridge interface name; the firewall matches pod bridges by its prefix. */
+  bridgeName: string;
+}
+
+export interface NetworkSummary {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  /** IPv4 and IPv6 subnets of the network's IPAM config. */
+  subnets: string[];
 }
 
 export interface EngineInfo {
@@ -98,6 +141,30 @@ export interface EventSubscription {
   close(): void;
 }
 
+/** A container log query, as the engine's logs endpoint takes it. */
+export interface LogOptions {
+  follow: boolean;
+  /** Lines from the end of the log, or everything. */
+  tail: number | 'all';
+  /** Unix seconds with up to nine fraction digits ("1700000000.000000001"). */
+  since?: string | undefined;
+  until?: string | undefined;
+  /** Prefix every message with its RFC 3339 timestamp and a space. */
+  timestamps: boolean;
+  stdout: boolean;
+  stderr: boolean;
+}
+
+/** An open engine log stream. Its owner must call close() when done (idempotent). */
+export interface LogStream {
+  /** The container has a TTY: the bytes are one raw stream, not multiplexed frames. */
+  tty: boolean;
+  /** The engine's bytes, unparsed (src/logs/ demultiplexes them); ends when the engine ends it. */
+  stream: NodeJS.ReadableStream;
+  /** Destroys the engine connection behind the stream. */
+  close(): void;
+}
+
 export interface ContainerRuntime {
   info(): Promise<EngineInfo>;
   imageExists(ref: string): Promise<boolean>;
@@ -105,6 +172,15 @@ export interface ContainerRuntime {
   /** Removing a volume that does not exist succeeds. */
   removeVolume(name: string): Promise<void>;
   listVolumes(labelFilter: string): Promise<VolumeSummary[]>;
+  /**
+   * Returns the network id. A name in use is an EngineConflictError; a subnet that overlaps
+   * another network or a host route is a SubnetOverlapError (the caller tries the next one).
+   */
+  createNetwork(spec: NetworkSpec): Promise<string>;
+  /** Removing a network that does not exist succeeds. */
+  removeNetwork(nameOrId: string): Promise<void>;
+  /** Networks carrying the label, or every network of the engine (to avoid its subnets). */
+  listNetworks(labelFilter?: string): Promise<NetworkSummary[]>;
   /** Returns the container id. A name already in use is an EngineConflictError. */
   createContainer(spec: ContainerSpec): Promise<string>;
   /** Starting a running container succeeds (Docker's 304). */
@@ -114,6 +190,11 @@ export interface ContainerRuntime {
   /** Removing a container that does not exist succeeds. */
   removeContainer(id: string): Promise<void>;
   inspectContainer(id: string): Promise<ContainerStatus | undefined>;
+  /**
+   * One stats reading of a running container (undefined: not found or not running). Optional
+   * so that test doubles need not implement it; the collector reads cgroup files first.
+   */
+  containerStats?(id: string): Promise<ContainerStats | undefined>;
   /** All containers (running or not) carrying the label (`key` or `key=value`). */
   listContainers(labelFilter: string): Promise<ContainerSummary[]>;
   /**
@@ -126,4 +207,9 @@ export interface ContainerRuntime {
     onEvent: (e: EngineEvent) => void,
     onError: (err: Error) => void,
   ): Promise<EventSubscription>;
+  /**
+   * Opens the container's log (json-file driver). Resolves once the engine answered; undefined
+   * when the container does not exist. A follow stream ends when the container stops.
+   */
+  openLogs(id: string, opts: LogOptions): Promise<LogStream | undefined>;
 }

@@ -27,24 +27,38 @@ export function openDb(dataDir: string, file = 'pinacled.db'): Db {
     const check = db.pragma('quick_check', { simple: true });
     if (check !== 'ok') throw new Error(`quick_check: ${String(check)}`);
   } catch (err) {
+    const code = String((err as { code?: string }).code ?? '');
+    if (/^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|PERM|BUSY)/.test(code)) {
+      throw new StoreOpenError(`the state database ${path} cannot be opened (${code}: ${(err as Error).message}); check the disk and permissions of ${dataDir}`);
+    }
+    // The file is left exactly as it was (not closed: closing a WAL database checkpoints into it).
     throw new StoreOpenError(
       `the state database ${path} is unreadable or corrupt (${(err as Error).message}); ` +
-        'pinacled will not start on it. Restore it from a backup or move it aside to start empty ' +
-        '(running pods are then adopted by nothing: remove their containers by label dev.pinacle.managed)',
+        'pinacled will not start on it. Restore it from a backup, or move it aside to start with an empty store: ' +
+        'the pods of the old file keep running, and the new store never touches them (they carry the old store id); ' +
+        'remove them by label dev.pinacle.managed=true once you no longer need them',
     );
   }
-  migrate(db);
+  try {
+    migrate(db);
+  } catch (err) {
+    db.close();
+    if (err instanceof StoreOpenError) throw err;
+    // Each migration is one transaction: a failed one (disk full, read-only) left nothing behind.
+    throw new StoreOpenError(`the state database ${path} could not be migrated (${(err as Error).message}); nothing was changed`);
+  }
   return db;
 }
 
-function migrate(db: Db): void {
+/** Applies the migrations past PRAGMA user_version, one transaction each. */
+export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): void {
   const version = db.pragma('user_version', { simple: true }) as number;
-  if (version > MIGRATIONS.length) {
-    throw new StoreOpenError(`the state database has schema version ${version}, newer than this pinacled (${MIGRATIONS.length}); upgrade pinacled`);
+  if (version > migrations.length) {
+    throw new StoreOpenError(`the state database has schema version ${version}, newer than this pinacled (${migrations.length}); upgrade pinacled`);
   }
-  for (let v = version; v < MIGRATIONS.length; v++) {
+  for (let v = version; v < migrations.length; v++) {
     db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
+      db.exec(migrations[v]!);
       db.pragma(`user_version = ${v + 1}`);
     })();
   }

@@ -23,7 +23,8 @@ export interface TestDaemon extends Daemon {
  */
 export async function fakeDaemon(t: Test, env: Record<string, string> = {}, runtime = new FakeRuntime()): Promise<TestDaemon> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pinacled-test-'));
-  const config = loadConfig({ PINACLED_TOKEN: TEST_TOKEN, PINACLED_DATA_DIR: dataDir, PINACLED_PORT_RANGE: '41000-41999', ...env });
+  // No rate limit unless a test asks for one: bulk tests send hundreds of creates at once.
+  const config = loadConfig({ PINACLED_TOKEN: TEST_TOKEN, PINACLED_DATA_DIR: dataDir, PINACLED_PORT_RANGE: '41000-41999', PINACLED_RATE_LIMIT_PER_MIN: '0', ...env });
   const d = await createDaemon(config, runtime as ContainerRuntime, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), OPENAPI_PATH);
   await d.reconciler.runOnce();
   t.teardown(async () => {

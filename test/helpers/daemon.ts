@@ -50,6 +50,8 @@ export async function realDaemon(t: Test, env: Record<string, string> = {}): Pro
     PINACLED_LOG_LEVEL: 'info',
     PINACLED_RECONCILE_INTERVAL_S: '5',
     PINACLED_STOP_TIMEOUT_S: '2',
+    // No rate limit unless a test asks for one (bulk and load tests).
+    PINACLED_RATE_LIMIT_PER_MIN: '0',
     ...env,
   };
   const d: RealDaemon = {

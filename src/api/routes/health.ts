@@ -4,9 +4,11 @@ import type { Reconciler } from '../../pods/reconciler.js';
 
 export interface ReadinessDeps {
   engine: EngineMonitor;
-  reconciler: Pick<Reconciler, 'ready'>;
+  reconciler: Pick<Reconciler, 'ready'> & { pending?: string | null };
   runtimeName: string;
   allowUnsandboxed: boolean;
+  /** The host firewall guard (network/firewall.ts); absent when this process does not manage one. */
+  firewall?: { readonly status: { ok: boolean; detail: string } } | undefined;
 }
 
 /** Readiness reasons; empty means ready. Reads cached state only: no engine call per probe. */
@@ -21,8 +23,15 @@ export function readiness(d: ReadinessDeps): { checks: Record<string, string>; r
   if (h.info && !hasRuntime && !d.allowUnsandboxed) {
     reasons.push(`sandbox runtime "${d.runtimeName}" is not registered with the container engine`);
   }
-  checks.reconcile = d.reconciler.ready ? 'ok' : 'first pass pending';
-  if (!d.reconciler.ready) reasons.push('the first reconcile pass has not finished');
+  // After an engine outage the reconciler is not ready again until a pass has re-read the engine.
+  const pending = d.reconciler.pending ?? 'the first reconcile pass has not finished';
+  checks.reconcile = d.reconciler.ready ? 'ok' : pending.startsWith('the first') ? 'first pass pending' : 'pass after engine return pending';
+  if (!d.reconciler.ready) reasons.push(pending);
+  if (d.firewall) {
+    const fw = d.firewall.status;
+    checks.firewall = fw.detail;
+    if (!fw.ok) reasons.push(`the pod firewall policy is not in place: ${fw.detail}`);
+  }
   return { checks, reasons };
 }
 

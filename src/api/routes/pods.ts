@@ -6,7 +6,7 @@ import type { PodService } from '../../pods/service.js';
 
 export function podRoutes(app: FastifyInstance, service: PodService): void {
   app.post('/v1/pods', async (req, reply) => {
-    const { pod, secrets } = await service.create(parse(createPodSchema, req.body, 'body'));
+    const { pod, secrets } = await service.create(parse(createPodSchema, req.body, 'body'), { onIntent: req.podIntent });
     reply.code(201).header('location', `/v1/pods/${pod.id}`);
     return { ...podView(pod), secrets };
   });

@@ -1,0 +1,145 @@
+import { ratio } from './stats.mjs';
+
+const MB = 2 ** 20;
+const f = (x, d = 1) => (x == null || Number.isNaN(x) ? '-' : x.toFixed(d));
+const ms = (s) => (s ? `${f(s.median, 0)} (p95 ${f(s.p95, 0)})` : '-');
+const msFine = (s) => (s ? `${f(s.median, 2)} (p95 ${f(s.p95, 2)})` : '-');
+
+/**
+ * The issue's targets, evaluated on the results. Benchmarks never fail on noise: each target
+ * is PASS or MISS (or PENDING / SKIPPED when its measurement did not run).
+ */
+export function evaluateTargets(r) {
+  const t = [];
+  const add = (name, value, op, limit, fmt = 2, extra = {}) => {
+    let status = 'SKIPPED';
+    if (extra.pending) status = 'PENDING';
+    else if (value != null && !Number.isNaN(value)) status = (op === '<=' ? value <= limit : op === '>=' ? value >= limit : value < limit) ? 'PASS' : 'MISS';
+    t.push({ name, value: value == null ? null : Number(value.toFixed(fmt)), op, limit, status });
+  };
+  const c = r.create;
+  add('create+start median, pinacled / raw', ratio(c?.createStart?.pinacled.median, c?.createStart?.raw.median), '<=', 1.1);
+  for (const k of [4, 8]) {
+    const l = r.concurrent?.levels?.[k];
+    add(`throughput at ${k} concurrent creates, pinacled / raw`, ratio(l?.pinacled.throughputPerS, l?.raw.throughputPerS), '>=', 0.9);
+  }
+  const s = r.reads?.scenarios;
+  for (const n of [10, 1000]) add(`GET /v1/pods/{id} rps at ${n} pods / bare Fastify rps`, ratio(s?.[`get@${n}`]?.rps, s?.['bare-pod']?.rps), '>=', 0.7);
+  add('GET /v1/pods p99 at 1,000 pods / p99 at 10', ratio(s?.['list@1000']?.p99Ms, s?.['list@10']?.p99Ms), '<=', 3);
+  const sc = r.scale?.scrape;
+  add('/metrics p95 at 30 pods / p95 at 5', ratio(sc?.[30]?.ms.p95, sc?.[5]?.ms.p95), '<=', 2);
+  add('/metrics p95 at 30 pods (ms)', sc?.[30]?.ms.p95, '<', 20);
+  const lg = r.logs;
+  add('log lines/s, pinacled WebSocket / raw dockerode follow', ratio(lg?.linesPerS?.pinacled.median, lg?.linesPerS?.raw.median), '>=', 0.9, 2, { pending: lg?.pending });
+  const rss = r.scale?.idle?.[30]?.rssMaxBytes;
+  add('daemon RSS at 30 running pods (MB)', rss == null ? null : rss / MB, '<=', 120, 1);
+  return t;
+}
+
+/** The measurements as rows: [section, measurement, pinacled, baseline, ratio]. */
+export function measurementRows(r) {
+  const rows = [];
+  const c = r.create;
+  if (c?.createStart) {
+    rows.push(['1 lifecycle', `create+start, ms (n=${c.runs})`, ms(c.createStart.pinacled), `raw ${ms(c.createStart.raw)}`, f(ratio(c.createStart.pinacled.median, c.createStart.raw.median), 2)]);
+    rows.push(['1 lifecycle', `stop+delete, ms (n=${c.runs})`, ms(c.stopDelete.pinacled), `raw ${ms(c.stopDelete.raw)}`, f(ratio(c.stopDelete.pinacled.median, c.stopDelete.raw.median), 2)]);
+  }
+  for (const [k, l] of Object.entries(r.concurrent?.levels ?? {})) {
+    rows.push([
+      '2 concurrent',
+      `${k} in flight: pods/s (create p95 ms)`,
+      `${f(l.pinacled.throughputPerS, 2)} (${f(l.pinacled.latency.p95, 0)})`,
+      `raw ${f(l.raw.throughputPerS, 2)} (${f(l.raw.latency.p95, 0)})`,
+      f(ratio(l.pinacled.throughputPerS, l.raw.throughputPerS), 2),
+    ]);
+  }
+  const s = r.reads?.scenarios;
+  if (s) {
+    const rp = (k) => `${f(s[k].rps, 0)} rps (p99 ${f(s[k].p99Ms, 2)} ms)`;
+    for (const n of [10, 1000]) rows.push(['3 reads', `GET /v1/pods/{id}, ${n} pods`, rp(`get@${n}`), `bare ${rp('bare-pod')}`, f(ratio(s[`get@${n}`].rps, s['bare-pod'].rps), 2)]);
+    rows.push(['3 reads', 'GET /v1/pods, 10 pods', rp('list@10'), '-', '-']);
+    rows.push(['3 reads', 'GET /v1/pods, 1,000 pods', rp('list@1000'), 'vs 10 pods (p99)', f(ratio(s['list@1000'].p99Ms, s['list@10'].p99Ms), 2)]);
+    rows.push(['3 reads', 'bare Fastify {"hello":"world"}', '-', rp('bare-hello'), '-']);
+  }
+  const sc = r.scale;
+  if (sc?.scrape?.[5]) {
+    for (const n of [5, 30]) {
+      if (sc.scrape[n]) rows.push(['4 metrics', `/metrics, ${n} running pods, ms`, `${msFine(sc.scrape[n].ms)}, ${sc.scrape[n].series} series`, n === 30 ? 'vs 5 pods (p95)' : '-', n === 30 ? f(ratio(sc.scrape[30].ms.p95, sc.scrape[5].ms.p95), 2) : '-']);
+    }
+  }
+  const lg = r.logs;
+  if (lg?.linesPerS) {
+    rows.push([
+      '5 logs',
+      `lines/s (${lg.linesPerRun} lines, n=${lg.runs})`,
+      lg.pending ? 'PENDING (no stream route)' : `${f(lg.linesPerS.pinacled.median, 0)} (p95 ${f(lg.linesPerS.pinacled.p95, 0)})`,
+      `raw ${f(lg.linesPerS.raw.median, 0)} (p95 ${f(lg.linesPerS.raw.p95, 0)})`,
+      lg.pending ? '-' : f(ratio(lg.linesPerS.pinacled.median, lg.linesPerS.raw.median), 2),
+    ]);
+  }
+  for (const n of [0, 30]) {
+    const i = sc?.idle?.[n];
+    if (i) rows.push(['6 idle', `daemon at ${n} running pods (${i.windowS} s)`, `${f(i.cpuPercent, 2)}% CPU, RSS ${f(i.rssMaxBytes / MB, 1)} MB`, '-', '-']);
+  }
+  const sb = r.sandbox;
+  if (sb?.createStart) {
+    rows.push(['7 sandbox', `create+start, ms (n=${sb.runs}), raw`, `runsc ${ms(sb.createStart.runsc)}`, `runc ${ms(sb.createStart.runc)}`, f(ratio(sb.createStart.runsc.median, sb.createStart.runc.median), 2)]);
+    rows.push([
+      '7 sandbox',
+      `idle pod memory (working set), MB`,
+      `runsc ${f(sb.idle.runsc.workingSetBytes.median / MB, 1)}`,
+      `runc ${f(sb.idle.runc.workingSetBytes.median / MB, 1)}`,
+      f(ratio(sb.idle.runsc.workingSetBytes.median, sb.idle.runc.workingSetBytes.median), 1),
+    ]);
+    rows.push(['7 sandbox', 'idle pod host pids', `runsc ${f(sb.idle.runsc.hostPids.median, 0)}`, `runc ${f(sb.idle.runc.hostPids.median, 0)}`, '-']);
+  }
+  for (const [name, v] of Object.entries(r)) if (v?.error) rows.push([name, 'FAILED', v.error.slice(0, 120), '-', '-']);
+  return rows;
+}
+
+const HEAD = ['section', 'measurement', 'pinacled', 'baseline', 'ratio'];
+
+export function textTable(rows, head = HEAD) {
+  const all = [head, ...rows];
+  const w = head.map((_, i) => Math.max(...all.map((r) => String(r[i]).length)));
+  const line = (r) => r.map((c, i) => String(c).padEnd(w[i])).join('  ').trimEnd();
+  return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function markdownTable(rows, head = HEAD) {
+  const esc = (c) => String(c).replace(/\|/g, '\\|');
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+}
+
+export const targetRows = (targets) => targets.map((t) => [t.name, `${t.op} ${t.limit}`, t.value ?? '-', t.status]);
+export const TARGET_HEAD = ['target', 'limit', 'measured', 'status'];
+
+/** scripts/bench-lib/RESULTS.md: the latest full run, for the README's performance section. */
+export function resultsMarkdown(results) {
+  const m = results.machine;
+  return `# pinacled benchmark results
+
+Latest full run of \`./scripts/bench\` (${results.finishedAt}, ${results.durationS} s).
+Machine: ${m.cpus} x ${m.cpuModel}, ${f(m.memoryBytes / 2 ** 30, 0)} GB RAM, ${m.os}, kernel ${m.kernel};
+Docker ${m.docker.version} (API ${m.docker.apiVersion}, ${m.docker.storageDriver}, cgroup v${m.docker.cgroupVersion}), ${m.runsc ?? 'runsc ?'};
+Node ${m.node}; pinacled at ${m.git.commit ?? '?'}${m.git.uncommittedFiles ? ` + ${m.git.uncommittedFiles} uncommitted files` : ''}.
+Load: 1-min load average ${m.load.loadavg1} at the start, ${results.loadAtEnd.loadavg1} at the end; ${m.otherContainersRunning} other containers running at the start.
+
+Baseline check: ${results.fairness?.differences?.length ? `the raw pods DIFFER from pinacled's in ${results.fairness.differences.map((x) => x.field).join(', ')}` : "a raw pod and a pinacled pod were compared field by field (docker inspect): identical options"}${results.fairness?.perPodNetwork ? ' (each on its own network, as pinacled makes them)' : ''}.
+
+## Measurements
+
+Medians, with p95/p99 in parentheses; baselines are raw dockerode with pinacled's own create
+body (same image, runsc, limits, ports, labels, volume) or a bare Fastify route, run
+interleaved with pinacled on the same machine.
+
+${markdownTable(measurementRows(results.sections))}
+
+## Targets
+
+${markdownTable(targetRows(results.targets), TARGET_HEAD)}
+
+Reproduce: \`./scripts/bench\` (about ${Math.round(results.durationS / 60)} minutes; JSON in \`--out\`), or
+\`./scripts/bench --quick\` for a smoke run.
+`;
+}

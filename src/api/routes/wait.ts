@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { POD_STATES } from '../../pods/types.js';
+import type { PodWaiters } from '../../pods/wait.js';
+import { podIdParams } from '../schemas.js';
+import { parse } from '../validate.js';
+import { podView } from '../views.js';
+
+/** At most 120 s: the server's connection timeout (130 s) would cut a longer silent request. */
+export const waitQuery = z.strictObject({
+  state: z.enum(POD_STATES),
+  timeout: z.coerce.number().int().min(0).max(120).default(30),
+});
+
+/** GET /v1/pods/{id}/wait: answers when the pod reaches the state, 408 when it does not in time. */
+export function waitRoutes(app: FastifyInstance, waiters: PodWaiters): void {
+  // Shutdown must not wait for long polls: they end with 503 before the server closes.
+  app.addHook('preClose', async () => waiters.close());
+
+  app.get('/v1/pods/:id/wait', async (req, reply) => {
+    const { id } = parse(podIdParams, req.params, 'params');
+    const { state, timeout } = parse(waitQuery, req.query, 'query');
+    const gone = new AbortController();
+    // The client hung up: drop its waiter rather than keep it until the timeout. (The
+    // response's `close`, not the request's: that one fires once a bodiless request is read.)
+    reply.raw.once('close', () => gone.abort());
+    return podView(await waiters.wait(id, state, timeout * 1000, gone.signal));
+  });
+}

@@ -1,0 +1,80 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PinacledError } from '../errors.js';
+import { fingerprint } from './fingerprint.js';
+import type { Idempotency } from './keys.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The Idempotency-Key this request runs under (set only while it runs the operation). */
+    idempotencyKey: string | null;
+    /** For POST /v1/pods: links the key's record to the pod the create inserts. */
+    podIntent: ((podId: string, secretKeys: string[]) => void) | undefined;
+  }
+}
+
+/** The routes that honour Idempotency-Key (method + route template). */
+export const IDEMPOTENT_ROUTES: ReadonlySet<string> = new Set([
+  'POST /v1/pods',
+  'POST /v1/pods/:id/start',
+  'POST /v1/pods/:id/stop',
+  'POST /v1/pods/:id/restart',
+  'DELETE /v1/pods/:id',
+]);
+
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
+/** Set on an answer that is a replay of the first one. */
+export const REPLAYED_HEADER = 'idempotent-replayed';
+const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
+/** Headers of the first answer that a replay repeats. */
+const KEPT_HEADERS = ['content-type', 'location'];
+
+/**
+ * Idempotency-Key as hooks around the routes in IDEMPOTENT_ROUTES, so the routes stay thin:
+ * preHandler (after auth and body parsing) decides run / replay / 409 / 422, onSend records the
+ * answer. Requests without the header are untouched.
+ */
+export function idempotencyHooks(app: FastifyInstance, idem: Idempotency): void {
+  app.decorateRequest('idempotencyKey', null);
+  app.decorateRequest('podIntent', undefined);
+
+  app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
+    const route = `${req.method} ${req.routeOptions.url ?? ''}`;
+    if (!IDEMPOTENT_ROUTES.has(route)) return;
+    const raw = req.headers[IDEMPOTENCY_HEADER];
+    if (raw === undefined) return;
+    if (typeof raw !== 'string' || !KEY_FORMAT.test(raw)) {
+      throw new PinacledError('PINACLED_ERR_VALIDATION', 'The Idempotency-Key header is invalid', {
+        fields: [{ field: 'headers.idempotency-key', message: 'must be one value of 1-255 visible ASCII characters' }],
+      });
+    }
+    const podId = (req.params as { id?: string }).id ?? null;
+    const r = idem.begin(raw, fingerprint(req.method, req.url, req.body), { route, podId });
+    if (r.kind === 'replay') {
+      reply.code(r.status).header(REPLAYED_HEADER, 'true');
+      for (const [k, v] of Object.entries(r.headers)) reply.header(k, v);
+      return reply.send(r.status === 204 ? undefined : r.body);
+    }
+    req.idempotencyKey = raw;
+    if (route === 'POST /v1/pods') req.podIntent = (id, secretKeys) => idem.noteIntent(raw, id, secretKeys);
+  });
+
+  app.addHook('onSend', async (req, reply, payload) => {
+    const key = req.idempotencyKey;
+    if (key) {
+      req.idempotencyKey = null;
+      const headers: Record<string, string> = {};
+      for (const h of KEPT_HEADERS) {
+        const v = reply.getHeader(h);
+        if (v !== undefined) headers[h] = String(v);
+      }
+      idem.finish(key, reply.statusCode, headers, bodyText(payload));
+    }
+    return payload;
+  });
+}
+
+function bodyText(payload: unknown): string {
+  if (typeof payload === 'string') return payload;
+  if (Buffer.isBuffer(payload)) return payload.toString('utf8');
+  return '';
+}

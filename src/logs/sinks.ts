@@ -1,0 +1,114 @@
+import type { Writable } from 'node:stream';
+import type { LogSink } from './session.js';
+import type { EndReason, LogLine } from './types.js';
+
+/** What WsLogSink needs of a JSON WebSocket (api/websocket.ts JsonSocket). */
+export interface JsonChannel {
+  readonly closed: boolean;
+  send(msg: unknown): void;
+  close(code: number, reason: string): void;
+  overflow(): void;
+  hasRoom(): boolean;
+  waitForRoom(): Promise<void>;
+}
+
+const CLOSE_CODE: Record<EndReason, number> = {
+  complete: 1000,
+  'not-running': 1000,
+  stopped: 1000,
+  deleted: 1000,
+  shutdown: 1001,
+  error: 1011,
+};
+
+/** WebSocket: one `{ ts, stream, line }` message per line, then `{ type: "end", reason }`. */
+export class WsLogSink implements LogSink {
+  readonly #ch: JsonChannel;
+
+  constructor(ch: JsonChannel) {
+    this.#ch = ch;
+  }
+
+  get closed(): boolean {
+    return this.#ch.closed;
+  }
+
+  send(l: LogLine): void {
+    this.#ch.send(l);
+  }
+
+  end(reason: EndReason): void {
+    this.#ch.send({ type: 'end', reason });
+    this.#ch.close(CLOSE_CODE[reason], reason);
+  }
+
+  overflow(): void {
+    this.#ch.overflow();
+  }
+
+  hasRoom(): boolean {
+    return this.#ch.hasRoom();
+  }
+
+  waitForRoom(): Promise<void> {
+    return this.#ch.waitForRoom();
+  }
+}
+
+/** Bytes a response body may hold before the backlog pauses. */
+const BODY_HIGH_WATER = 1024 * 1024;
+
+/**
+ * HTTP body: `text/plain` lines as `docker logs` prints them (with `timestamps`, prefixed by
+ * the engine's timestamp and a space), or NDJSON `{ ts, stream, line }`. An engine failure
+ * mid-body destroys the response, so the client sees a broken transfer, not a short log.
+ */
+export class BodyLogSink implements LogSink {
+  readonly #body: Writable;
+  readonly #ndjson: boolean;
+  readonly #timestamps: boolean;
+  #closed = false;
+
+  constructor(body: Writable, o: { ndjson: boolean; timestamps: boolean }) {
+    this.#body = body;
+    this.#ndjson = o.ndjson;
+    this.#timestamps = o.timestamps;
+    body.on('close', () => (this.#closed = true));
+  }
+
+  get closed(): boolean {
+    return this.#closed || this.#body.destroyed;
+  }
+
+  send(l: LogLine): void {
+    if (this.closed) return;
+    this.#body.write(this.#ndjson ? `${JSON.stringify(l)}\n` : `${this.#timestamps ? `${l.ts} ` : ''}${l.line}\n`);
+  }
+
+  end(reason: EndReason): void {
+    if (this.closed) return;
+    if (reason === 'error' || reason === 'shutdown') this.#body.destroy(new Error(`log stream ended: ${reason}`));
+    else this.#body.end();
+  }
+
+  overflow(): void {
+    this.#body.destroy();
+  }
+
+  hasRoom(): boolean {
+    return this.#body.writableLength < BODY_HIGH_WATER;
+  }
+
+  async waitForRoom(): Promise<void> {
+    if (this.hasRoom() || this.closed) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.#body.off('drain', done);
+        this.#body.off('close', done);
+        resolve();
+      };
+      this.#body.on('drain', done);
+      this.#body.on('close', done);
+    });
+  }
+}

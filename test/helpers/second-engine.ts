@@ -1,0 +1,236 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { request } from 'node:http';
+import { promisify } from 'node:util';
+import type { Test } from 'tap';
+import { eventually } from './app.js';
+import { TEST_IMAGE } from './daemon.js';
+
+const run = promisify(execFile);
+
+export interface SecondEngine {
+  /** DOCKER_HOST for this engine: unix:///run/pinacled-test-dockerd-N.sock */
+  host: string;
+  socketPath: string;
+  running(): boolean;
+  /** Starts dockerd (again) and waits until it answers. */
+  start(): Promise<void>;
+  /** SIGTERM, and waits for dockerd to exit (its containers stop with it: no live-restore). */
+  stop(): Promise<void>;
+  /** The docker CLI against this engine. */
+  docker(args: string[]): Promise<string>;
+  /** dockerd's own log so far. */
+  log(): string;
+}
+
+/**
+ * A PRIVATE dockerd for tests that stop and start the engine: the shared one must never be
+ * restarted (other tests run on it). Everything is its own: data root, exec root (so its own
+ * containerd and runsc state), pid file, socket, and a bridge made here with `ip link`, with
+ * iptables off so it never touches the shared engine's rules. runsc is registered with the same
+ * runtimeArgs as the shared engine (/etc/docker/daemon.json), and the test image is loaded into
+ * it. Torn down with the test: containers, daemon, mounts, directories, bridge.
+ */
+export async function secondEngine(t: Test, opts: { images?: string[] } = {}): Promise<SecondEngine> {
+  const n = await freeIndex();
+  const name = `pinacled-test-dockerd-${n}`;
+  const dataRoot = `/var/lib/${name}`;
+  const execRoot = `/run/${name}`;
+  const socketPath = `/run/${name}.sock`;
+  const pidFile = `/run/${name}.pid`;
+  const configFile = `/run/${name}.json`;
+  const logFile = `/tmp/${name}.log`;
+  const bridge = `pnctbr${n}`;
+  const host = `unix://${socketPath}`;
+  const shared = JSON.parse(readFileSync('/etc/docker/daemon.json', 'utf8')) as { runtimes?: unknown };
+  mkdirSync(dataRoot, { recursive: true });
+  mkdirSync(execRoot, { recursive: true });
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      runtimes: shared.runtimes ?? {},
+      'data-root': dataRoot,
+      'exec-root': execRoot,
+      pidfile: pidFile,
+      hosts: [host],
+      bridge,
+      iptables: false,
+      'ip-forward': false,
+      'ip-masq': false,
+      'default-address-pools': [{ base: `10.214.${n}.0/24`, size: 28 }],
+      'shutdown-timeout': 2,
+      'log-level': 'warn',
+    }),
+  );
+  await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
+  await run('ip', ['addr', 'add', `10.213.${100 + n}.1/24`, 'dev', bridge]);
+  await run('ip', ['link', 'set', bridge, 'up']);
+
+  let proc: ChildProcess | undefined;
+  const docker = async (args: string[]) => (await run('docker', ['-H', host, ...args], { maxBuffer: 64 * 1024 * 1024 })).stdout;
+  const engine: SecondEngine = {
+    host,
+    socketPath,
+    running: () => !!proc && proc.exitCode === null && proc.signalCode === null,
+    async start() {
+      if (engine.running()) return;
+      const fd = openSync(logFile, 'a');
+      proc = spawn('dockerd', ['--config-file', configFile], { stdio: ['ignore', fd, fd] });
+      closeSync(fd);
+      const p = proc;
+      await eventually(async () => {
+        if (p.exitCode !== null) throw new Error(`dockerd exited ${p.exitCode}: ${engine.log().slice(-2000)}`);
+        return ping(socketPath);
+      }, 60_000, 100);
+    },
+    async stop() {
+      const p = proc;
+      if (!p || p.exitCode !== null || p.signalCode !== null) return;
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      const killer = setTimeout(() => p.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(killer);
+    },
+    docker,
+    log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
+  };
+
+  t.teardown(async () => {
+    if (engine.running()) {
+      const ids = (await docker(['ps', '-aq']).catch(() => '')).split('\n').filter(Boolean);
+      if (ids.length) await docker(['rm', '-f', ...ids]).catch(() => undefined);
+    }
+    await engine.stop();
+    // The managed containerd normally exits with dockerd; if not, end that one process.
+    const ctrPid = Number(readFileOr(`${execRoot}/containerd/containerd.pid`, '0'));
+    if (ctrPid > 0) {
+      try {
+        process.kill(ctrPid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+    // Leftover mounts (overlay, netns, shm) under our roots, deepest first.
+    const mounts = readFileSync('/proc/self/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[1] ?? '')
+      .filter((m) => m.startsWith(`${dataRoot}/`) || m.startsWith(`${execRoot}/`))
+      .sort((a, b) => b.length - a.length);
+    for (const m of mounts) await run('umount', ['-l', m]).catch(() => undefined);
+    for (const p of [dataRoot, execRoot, socketPath, pidFile, configFile]) rmSync(p, { recursive: true, force: true });
+    await run('ip', ['link', 'del', bridge]).catch(() => undefined);
+  });
+
+  await engine.start();
+  for (const image of opts.images ?? [TEST_IMAGE]) {
+    await run('sh', ['-c', `docker save ${image} | docker -H ${host} load -q`]);
+  }
+  return engine;
+}
+
+function readFileOr(path: string, fallback: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return fallback;
+  }
+}
+
+/** GET /_ping on the engine socket. */
+function ping(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: '/_ping', timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
+    req.end();
+  });
+}
+
+/** An index whose socket, bridge and subnets are all unused on this host. */
+async function freeIndex(): Promise<number> {
+  const routes = (await run('ip', ['-4', 'route'])).stdout;
+  const links = (await run('ip', ['-o', 'link'])).stdout;
+  for (let tries = 0; tries < 50; tries++) {
+    const n = 1 + Math.floor(Math.random() * 99);
+    if (existsSync(`/run/pinacled-test-dockerd-${n}.sock`) || existsSync(`/var/lib/pinacled-test-dockerd-${n}`)) continue;
+    if (links.includes(`pnctbr${n}:`) || routes.includes(`10.213.${100 + n}.`) || routes.includes(`10.214.${n}.`)) continue;
+    return n;
+  }
+  throw new Error('no free index for a private dockerd');
+}
+
+export interface EngineProxy {
+  /** DOCKER_HOST pointing at the proxy. */
+  host: string;
+  /**
+   * `pass`: forward to the engine. `hang`: accept connections and never answer (a hung engine);
+   * open connections stop forwarding too. Back to `pass`, frozen connections are closed.
+   */
+  mode(m: 'pass' | 'hang'): void;
+}
+
+/**
+ * A unix socket in front of an engine socket that can play a hung engine: it accepts, reads and
+ * never answers. (A stopped engine refuses connections; a hung one is the harder case, since
+ * only deadlines get a caller out.)
+ */
+export async function engineProxy(t: Test, upstreamSocket: string): Promise<EngineProxy> {
+  const { createServer, connect } = await import('node:net');
+  const path = `/run/pinacled-test-proxy-${process.pid}-${Math.floor(Math.random() * 1e6)}.sock`;
+  let mode: 'pass' | 'hang' = 'pass';
+  type Sock = import('node:net').Socket;
+  const pairs = new Set<{ client: Sock; up: Sock | undefined; frozen: boolean }>();
+  const server = createServer((client) => {
+    const pair = { client, up: undefined as Sock | undefined, frozen: false };
+    pairs.add(pair);
+    client.on('close', () => {
+      pair.up?.destroy();
+      pairs.delete(pair);
+    });
+    client.on('error', () => undefined);
+    if (mode === 'hang') {
+      pair.frozen = true;
+      client.resume(); // read and drop: the engine "received" the request
+      return;
+    }
+    const up = connect(upstreamSocket);
+    pair.up = up;
+    up.on('error', () => client.destroy());
+    up.on('close', () => client.destroy());
+    client.pipe(up);
+    up.pipe(client);
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  t.teardown(async () => {
+    for (const p of pairs) {
+      p.client.destroy();
+      p.up?.destroy();
+    }
+    await new Promise((r) => server.close(r));
+    rmSync(path, { force: true });
+  });
+  return {
+    host: `unix://${path}`,
+    mode(m) {
+      mode = m;
+      for (const p of pairs) {
+        if (m === 'hang' && p.up && !p.frozen) {
+          p.frozen = true;
+          p.client.unpipe(p.up);
+          p.up.unpipe(p.client);
+          p.up.pause();
+          p.client.resume();
+        } else if (m === 'pass' && p.frozen) {
+          p.client.destroy();
+        }
+      }
+    },
+  };
+}

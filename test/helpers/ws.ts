@@ -1,0 +1,62 @@
+import WebSocket from 'ws';
+
+export interface WsCapture {
+  ws: WebSocket;
+  /** Parsed JSON messages, in order. */
+  msgs: any[];
+  /** Resolves with the close code and reason (1006: the connection dropped without a close frame). */
+  closed: Promise<{ code: number; reason: string; at: number }>;
+  /** Resolves once a message matching `pred` arrived (or rejects after timeoutMs). */
+  until(pred: (m: any) => boolean, timeoutMs?: number): Promise<any>;
+}
+
+/** Records everything a client WebSocket receives. */
+export function capture(ws: WebSocket): WsCapture {
+  const msgs: any[] = [];
+  const waiters = new Set<{ pred: (m: any) => boolean; resolve: (m: any) => void }>();
+  ws.on('message', (data) => {
+    const m = JSON.parse(String(data));
+    msgs.push(m);
+    for (const w of [...waiters]) {
+      if (w.pred(m)) {
+        waiters.delete(w);
+        w.resolve(m);
+      }
+    }
+  });
+  const closed = new Promise<{ code: number; reason: string; at: number }>((resolve) => {
+    ws.on('close', (code, reason) => resolve({ code, reason: String(reason), at: Date.now() }));
+  });
+  ws.on('error', () => undefined);
+  return {
+    ws,
+    msgs,
+    closed,
+    until(pred, timeoutMs = 10_000) {
+      const hit = msgs.find(pred);
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve, reject) => {
+        const w = { pred, resolve };
+        waiters.add(w);
+        setTimeout(() => {
+          if (waiters.delete(w)) reject(new Error(`no matching message within ${timeoutMs} ms (${msgs.length} received)`));
+        }, timeoutMs).unref();
+      });
+    },
+  };
+}
+
+/** Opens a client WebSocket and waits for the handshake (rejects with the HTTP status on refusal). */
+export function connect(url: string, o: { headers?: Record<string, string>; protocols?: string[] } = {}): Promise<WsCapture> {
+  const ws = new WebSocket(url, o.protocols ?? [], { headers: o.headers ?? {} });
+  const cap = capture(ws);
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(cap));
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (b: Buffer) => (body += b.toString()));
+      res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, body })));
+    });
+    ws.once('error', reject);
+  });
+}
