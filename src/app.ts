@@ -2,7 +2,7 @@ import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { callerKey, makeAuthHook, TokenChecker } from './api/auth.js';
-import { clientErrorHandler } from './api/client-errors.js';
+import { clientErrorHandler, frameworkErrorHandler } from './api/client-errors.js';
 import { makeRateLimitHook, TokenBuckets } from './api/rate-limit.js';
 import type { HttpsOptions } from './api/tls.js';
 import { installProblemHandlers, problemOf, sendProblem } from './api/problem.js';
@@ -105,6 +105,7 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false } },
     clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
     ...(d.https ? { https: { ...d.https, ...nodeServer } } : { http: nodeServer }),
   };
   const app = Fastify(opts) as unknown as FastifyInstance;

@@ -36,6 +36,8 @@ export interface Daemon {
   service: PodService;
   reconciler: Reconciler;
   engine: EngineMonitor;
+  /** The pod firewall guard, when this process manages one (DaemonSystem.firewall). */
+  firewall?: HostFirewall | undefined;
   collector: StatsCollector;
   /** The pod event feed (GET /v1/events, /v1/events/stream). */
   events: EventFeed;
@@ -204,6 +206,7 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     reconciler,
     engine,
     collector,
+    firewall,
     events,
     logs,
     async close() {

@@ -11,8 +11,8 @@ import { wrk } from './wrk.mjs';
  * not have), and the first pass runs before the daemon is ready anyway.
  */
 export async function benchReads(ctx) {
-  const rounds = ctx.quick ? 1 : 3;
-  const seconds = ctx.quick ? 2 : 5;
+  const rounds = ctx.quick ? 1 : 5;
+  const seconds = ctx.quick ? 2 : 4;
   const connections = 8;
   const env = { PINACLED_RECONCILE_INTERVAL_S: '3600' };
   const daemons = {};

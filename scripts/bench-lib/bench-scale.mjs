@@ -11,7 +11,8 @@ const STATS_INTERVAL_S = 10;
  * keep-alive connection, after the stats collector has sampled every pod).
  */
 export async function benchScale(ctx) {
-  const idleS = ctx.quick ? 5 : 30;
+  // A full window spans the daemon's 30 s periodic work (reconcile pass, firewall check) twice.
+  const idleS = ctx.quick ? 5 : 60;
   const scrapes = ctx.quick ? 10 : 60;
   const d = await startDaemon({ name: 'pinacled-scale' });
   const out = { idleWindowS: idleS, scrapesPerLevel: scrapes, idle: {}, scrape: {}, rssAfterReadyBytes: null };

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { ROOT } from './fixtures.mjs';
+import { dirname, join, relative } from 'node:path';
+import { DIST, ROOT } from './fixtures.mjs';
 
 /** Where a frame's code lives: a package, a dist/ file of pinacled, node's internals, or V8. */
 function moduleOf(url) {
@@ -9,6 +9,7 @@ function moduleOf(url) {
   if (nm) return nm[1];
   if (url.startsWith('node:')) return 'node:internal';
   const path = url.replace(/^file:\/\//, '');
+  if (path.startsWith(`${DIST}/`)) return relative(dirname(DIST), path);
   return path.startsWith(ROOT) ? relative(ROOT, path) : path;
 }
 

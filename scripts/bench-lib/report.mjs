@@ -60,6 +60,8 @@ export function measurementRows(r) {
     rows.push(['3 reads', 'GET /v1/pods, 10 pods', rp('list@10'), '-', '-']);
     rows.push(['3 reads', 'GET /v1/pods, 1,000 pods', rp('list@1000'), 'vs 10 pods (p99)', f(ratio(s['list@1000'].p99Ms, s['list@10'].p99Ms), 2)]);
     rows.push(['3 reads', 'bare Fastify {"hello":"world"}', '-', rp('bare-hello'), '-']);
+    const ready = r.reads.readyAfterMs;
+    rows.push(['3 reads', 'start to ready, 10 / 1,000 pod rows, ms', `${ready[10]} / ${ready[1000]}`, '-', '-']);
   }
   const sc = r.scale;
   if (sc?.scrape?.[5]) {

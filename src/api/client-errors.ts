@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
-import { problemOf, type Problem } from './problem.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { problemOf, sendProblem, type Problem } from './problem.js';
 
 /**
  * Errors Node's HTTP parser raises before a request reaches Fastify (request timeout, malformed
@@ -24,4 +25,13 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     () => socket.destroy(),
   );
+}
+
+/**
+ * Errors Fastify's router raises before routing (a malformed URL component, a path parameter
+ * over maxParamLength). Its default answer is its own JSON quoting the path; ours is a 400
+ * problem that quotes nothing.
+ */
+export function frameworkErrorHandler(_err: Error, _req: FastifyRequest, reply: FastifyReply): void {
+  void sendProblem(reply, problemOf('PINACLED_ERR_VALIDATION', 'The request path is invalid', [{ field: '(path)', message: 'is not a valid path' }]));
 }

@@ -90,7 +90,7 @@ export class Idempotency {
         if (!this.#settle(rec)) {
           throw new PinacledError(
             'PINACLED_ERR_IDEMPOTENCY_IN_FLIGHT',
-            'The request with this Idempotency-Key was interrupted by a daemon restart and is being settled; retry later',
+            'The request with this Idempotency-Key did not finish (daemon restart or engine failure); it is being settled, retry later',
           );
         }
         continue;
@@ -114,11 +114,19 @@ export class Idempotency {
     }
   }
 
-  /** The operation answered: 2xx is stored for replay, anything else releases the key. */
+  /**
+   * The operation answered: 2xx is stored for replay; otherwise the key is released, unless the
+   * failure left the pod in a transitional state for the reconciler to finish (the engine died
+   * mid-delete, a create's rollback is pending): then the record stays pending and is settled
+   * like an interrupted one, so a retry gets 409 and then the real outcome (e.g. 204 once the
+   * reconciler finished the delete) instead of a second run against a half-done pod.
+   */
   finish(key: string, status: number, headers: Record<string, string>, body: string): void {
-    if (!this.#inflight.delete(key)) return;
+    const progress = this.#inflight.get(key);
+    if (!progress || !this.#inflight.delete(key)) return;
     try {
       if (status >= 200 && status < 300) this.#o.repo.complete(key, status, JSON.stringify({ headers, body } satisfies StoredAnswer));
+      else if (this.#leftHalfDone(progress)) this.#o.log.info({ route: progress.route, podId: progress.podId }, 'idempotent request failed half-way; its key settles with the pod');
       else this.#o.repo.release(key);
     } catch (err) {
       // The store refuses the write (disk full): the record stays pending and is settled like
@@ -158,6 +166,11 @@ export class Idempotency {
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+  }
+
+  #leftHalfDone(p: Progress): boolean {
+    const pod = p.podId ? this.#o.pods.find(p.podId) : undefined;
+    return !!pod && isTransitional(pod.state);
   }
 
   /** True when the interrupted record was completed or released. */

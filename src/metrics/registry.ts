@@ -7,8 +7,8 @@ export function createMetrics() {
   collectDefaultMetrics({ register: registry, prefix: 'pinacled_' });
   // prom-client names three gauges *_total, which Prometheus reserves for counters (promtool
   // flags them); their per-type twins (nodejs_active_handles{type}, ...) carry the same numbers.
-  for (const n of ['active_handles_total', 'active_requests_total', 'active_resources_total']) {
-    registry.removeSingleMetric(`pinacled_process_nodejs_${n}`);
+  for (const m of registry.getMetricsAsArray()) {
+    if (/nodejs_active_\w+_total$/.test(m.name)) registry.removeSingleMetric(m.name);
   }
   const reconcileRepairs = new Counter({
     name: 'pinacled_reconcile_repairs_total',

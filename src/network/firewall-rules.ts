@@ -148,7 +148,7 @@ export function ipv6Plan(forwardParent: 'DOCKER-USER' | 'FORWARD'): FamilyPlan {
 }
 
 /** What is missing or different, comparing `iptables -S` output with a plan. Empty: in place. */
-export function driftOf(p: FamilyPlan, listed: { chains: Record<string, string[] | null>; firstRules: Record<string, string | null> }): string[] {
+export function driftOf(p: FamilyPlan, listed: { chains: Record<string, string[] | null>; parents: Record<string, string[] | null> }): string[] {
   const drift: string[] = [];
   for (const [chain, want] of Object.entries(p.chains)) {
     const got = listed.chains[chain];
@@ -157,7 +157,9 @@ export function driftOf(p: FamilyPlan, listed: { chains: Record<string, string[]
   }
   for (const j of p.jumps) {
     const want = `-A ${j.parent} ${j.args.join(' ')}`;
-    if (listed.firstRules[j.parent] !== want) drift.push(`${p.family}: ${j.parent} does not start with the jump to ${j.args.at(-1)}`);
+    const rules = listed.parents[j.parent] ?? [];
+    if (rules[0] !== want) drift.push(`${p.family}: ${j.parent} does not start with the jump to ${j.args.at(-1)}`);
+    else if (rules.filter((r) => r === want).length > 1) drift.push(`${p.family}: ${j.parent} jumps to ${j.args.at(-1)} more than once`);
   }
   return drift;
 }

@@ -134,9 +134,9 @@ export class HostFirewall {
     const { backend } = this.#o;
     const chains: Record<string, string[] | null> = {};
     for (const c of Object.keys(plan.chains)) chains[c] = await backend.listChain(plan.family, c);
-    const firstRules: Record<string, string | null> = {};
-    for (const j of plan.jumps) firstRules[j.parent] = (await backend.listChain(plan.family, j.parent))?.[0] ?? null;
-    return driftOf(plan, { chains, firstRules });
+    const parents: Record<string, string[] | null> = {};
+    for (const j of plan.jumps) parents[j.parent] = await backend.listChain(plan.family, j.parent);
+    return driftOf(plan, { chains, parents });
   }
 
   async #install(plan: FamilyPlan): Promise<void> {

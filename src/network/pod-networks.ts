@@ -71,6 +71,7 @@ export class PodNetworks {
           if (err instanceof EngineConflictError) {
             const again = (await this.#o.runtime.listNetworks()).find((n) => n.name === name);
             if (again) return this.#adopt(again.labels, podIdLabel, podId, name);
+            throw new PinacledError('PINACLED_ERR_ENGINE', `Network name ${name} is in use but not listed`, { cause: err });
           }
           throw err;
         }

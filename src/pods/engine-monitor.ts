@@ -15,7 +15,7 @@ export interface EngineHealth {
  * must read as down within a few seconds, and requests wait on this check when the engine is
  * known to be down. `docker info` answers in ~100 ms even on a busy host.
  */
-export const PING_TIMEOUT_MS = 2500;
+export const PING_TIMEOUT_MS = 2000;
 
 /**
  * Polls the engine so readiness is known without a request paying for it. Emits `up` when the

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { CreatePodInput } from '../api/schemas.js';
 import { PinacledError, isPinacledError } from '../errors.js';
-import { EngineConflictError, EngineUnavailableError } from '../runtime/errors.js';
+import { EngineConflictError, EngineUnavailableError, withoutValues } from '../runtime/errors.js';
 import type { ContainerRuntime, ContainerStatus } from '../runtime/types.js';
 import { NameTakenError, PortsExhaustedError, type PodPatch, type PodsRepo } from '../store/pods-repo.js';
 import type { EngineMonitor } from './engine-monitor.js';
@@ -91,6 +91,14 @@ export class PodService extends EventEmitter {
 
   #log(pod: Pick<Pod, 'id' | 'name'>): Logger {
     return this.#o.log.child({ podId: pod.id, podName: pod.name });
+  }
+
+  /**
+   * Before an operation writes a transitional state: with the engine known down it answers 503
+   * and leaves the pod as it was, rather than leave it `stopping` or `deleting` for the reconciler.
+   */
+  async #requireEngine(): Promise<void> {
+    await this.#engine(async () => undefined);
   }
 
   /**
@@ -245,7 +253,8 @@ export class PodService extends EventEmitter {
     try {
       return await this.#engine(() => this.#o.runtime.createContainer(spec));
     } catch (err) {
-      if (!(err instanceof EngineConflictError)) throw mapRuntimeError(err);
+      // The only call that carries env values: an engine message quoting them must not be logged.
+      if (!(err instanceof EngineConflictError)) throw mapRuntimeError(withoutValues(err, Object.values(spec.env)));
       // A container with our deterministic name exists: a retry after a crash. Adopt it only
       // if it carries this pod's id, otherwise refuse.
       const existing = await this.#engine(() => this.#o.runtime.inspectContainer(spec.name));
@@ -382,6 +391,7 @@ export class PodService extends EventEmitter {
     const pod = this.get(id);
     if (pod.state === 'stopped' || pod.state === 'failed') return pod;
     this.#transition(pod, 'stopping', 'stop');
+    await this.#requireEngine();
     this.#update(id, { state: 'stopping' });
     try {
       await this.#engine(() => this.#o.runtime.stopContainer(pod.containerName, timeoutS));
@@ -410,6 +420,7 @@ export class PodService extends EventEmitter {
     return this.#o.locks.with(id, 'delete', async () => {
       const pod = this.get(id);
       this.#transition(pod, 'deleting', 'delete');
+      await this.#requireEngine();
       this.#update(id, { state: 'deleting' });
       try {
         await this.finishDelete(pod, timeoutS);
@@ -443,7 +454,9 @@ export class PodService extends EventEmitter {
     const error = { code: codeOf(err), message: isPinacledError(err) ? err.message : 'engine operation failed' };
     try {
       const pod = this.get(id);
-      const st = await this.#o.runtime.inspectContainer(pod.containerName);
+      // Through #engine: with the engine known down this fails fast instead of waiting out
+      // the call deadline on a hung engine.
+      const st = await this.#engine(() => this.#o.runtime.inspectContainer(pod.containerName));
       if (!st) this.#update(id, { state: 'failed', error });
       else if (st.running) this.#update(id, { state: 'running', error });
       else this.#update(id, { state: 'stopped', exitCode: st.exitCode, error });

@@ -36,6 +36,14 @@ function modemOptions(dockerHost: string | undefined): Docker.DockerOptions {
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EACCES', 'ABORT_ERR']);
 
+/**
+ * While dockerd shuts down (or its containerd is gone) its API still answers, with 500s whose
+ * text shows its own internals are closed (seen on 20.10: "database not open", "transport is
+ * closing", libnetwork's "failed to update store"). That is an unavailable engine (503, retry),
+ * not an operation the engine rejected (502).
+ */
+const ENGINE_GOING_DOWN = /database not open|transport is closing|error while dialing|daemon is shutting down|failed to update store for object type/i;
+
 interface ModemError {
   statusCode?: number;
   code?: string;
@@ -54,6 +62,9 @@ function mapError(op: string, err: unknown): Error {
     return new EngineUnavailableError(`container engine failed during ${op}: ${e?.message ?? String(err)}`, err);
   }
   const msg = e.json?.message ?? e.message ?? 'unknown engine error';
+  if (e.statusCode >= 500 && ENGINE_GOING_DOWN.test(msg)) {
+    return new EngineUnavailableError(`container engine going down during ${op}: HTTP ${e.statusCode}: ${msg}`, err);
+  }
   return new EngineError(`${op}: HTTP ${e.statusCode}: ${msg}`, e.statusCode, err);
 }
 

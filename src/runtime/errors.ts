@@ -38,3 +38,17 @@ export class ImageMissingError extends PinacledError {
 export class SubnetOverlapError extends Error {
   override name = 'SubnetOverlapError';
 }
+
+/**
+ * The error with every occurrence of `values` (pod env values: users' API keys) cut out of its
+ * engine detail, for errors of calls that carried them (container create). Values shorter than
+ * 4 characters are left alone: they are not secrets and cutting them would garble the text.
+ * The raw engine error (the cause) is dropped, since its message holds the same text.
+ */
+export function withoutValues(err: unknown, values: string[]): unknown {
+  const secrets = values.filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
+  if (!(err instanceof EngineError || err instanceof EngineUnavailableError)) return err;
+  if (!secrets.some((s) => err.detailForLogs.includes(s))) return err;
+  const detail = secrets.reduce((text, s) => text.split(s).join('[redacted]'), err.detailForLogs);
+  return err instanceof EngineError ? new EngineError(detail, err.engineStatus) : new EngineUnavailableError(detail);
+}

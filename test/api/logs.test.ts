@@ -1,7 +1,7 @@
 import t from 'tap';
 import { TRUNCATION_MARKER } from '../../src/logs/lines.js';
 import { auth, eventually, fakeDaemon, TEST_TOKEN, type TestDaemon } from '../helpers/app.js';
-import { capture, connect } from '../helpers/ws.js';
+import { capture, connect, type WsCapture } from '../helpers/ws.js';
 
 const custom = { name: 'web', template: 'custom', image: 'pinacled/testbox:1', command: ['sleep', '3600'] };
 
@@ -9,6 +9,12 @@ async function podWithLogs(d: TestDaemon, lines: [string, string][]) {
   const pod = (await d.app.inject({ method: 'POST', url: '/v1/pods', headers: auth, payload: custom })).json();
   for (const [stream, text] of lines) d.runtime.logs.append(pod.containerId, stream as 'stdout', text);
   return pod;
+}
+
+/** injectWS with the recorder attached before the handshake completes (no message is missed). */
+function injectCapture(d: TestDaemon, url: string): Promise<WsCapture> {
+  let cap: WsCapture | undefined;
+  return d.app.injectWS(url, { headers: auth }, { onInit: (ws) => (cap = capture(ws)) }).then(() => cap!);
 }
 
 async function listen(t: Parameters<typeof fakeDaemon>[0], d: TestDaemon): Promise<string> {
@@ -69,7 +75,7 @@ t.test('GET logs: errors are coded problems', async (t) => {
 t.test('WebSocket follow: backlog, live lines, then end + close 1000 when the pod stops', async (t) => {
   const d = await fakeDaemon(t);
   const pod = await podWithLogs(d, [['stdout', 'a\nb\n']]);
-  const ws = capture(await d.app.injectWS(`/v1/pods/${pod.id}/logs/stream?tail=1`, { headers: auth }));
+  const ws = await injectCapture(d, `/v1/pods/${pod.id}/logs/stream?tail=1`);
   await ws.until((m) => m.line === 'b');
   d.runtime.logs.append(pod.containerId, 'stderr', 'live 1\n');
   d.runtime.logs.append(pod.containerId, 'stdout', 'live 2\n');
@@ -87,7 +93,8 @@ t.test('WebSocket follow: backlog, live lines, then end + close 1000 when the po
 t.test('ten followers share one engine stream; it is destroyed when the last leaves', async (t) => {
   const d = await fakeDaemon(t);
   const pod = await podWithLogs(d, [['stdout', 'old\n']]);
-  const clients = await Promise.all(Array.from({ length: 10 }, () => d.app.injectWS(`/v1/pods/${pod.id}/logs/stream?tail=0`, { headers: auth }).then(capture)));
+  const base = await listen(t, d);
+  const clients = await Promise.all(Array.from({ length: 10 }, () => connect(`${base}/v1/pods/${pod.id}/logs/stream?tail=0`, { headers: auth })));
   // Each follower reads its own backlog once; then only the shared stream stays open.
   await eventually(() => d.runtime.logs.openStreams === 1 && d.logs.hubs.followers(pod.id) === 10);
   d.runtime.logs.append(pod.containerId, 'stdout', 'new\n');
@@ -108,9 +115,9 @@ t.test('a follower joining while lines arrive gets each line exactly once', asyn
   const writer = setInterval(() => {
     for (let k = 0; k < 20; k++, i++) d.runtime.logs.append(pod.containerId, i % 2 ? 'stderr' : 'stdout', `${i}\n`);
   }, 1);
-  const early = capture(await d.app.injectWS(`/v1/pods/${pod.id}/logs/stream`, { headers: auth }));
+  const early = await injectCapture(d, `/v1/pods/${pod.id}/logs/stream`);
   await new Promise((r) => setTimeout(r, 30));
-  const late = capture(await d.app.injectWS(`/v1/pods/${pod.id}/logs/stream`, { headers: auth }));
+  const late = await injectCapture(d, `/v1/pods/${pod.id}/logs/stream`);
   await new Promise((r) => setTimeout(r, 50));
   clearInterval(writer);
   const last = String(i - 1);
@@ -126,11 +133,11 @@ t.test('follow of a stopped pod: its log, then end not-running; follow=false: en
   const d = await fakeDaemon(t);
   const pod = await podWithLogs(d, [['stdout', 'x\n']]);
   await d.app.inject({ method: 'POST', url: `/v1/pods/${pod.id}/stop`, headers: auth });
-  const a = capture(await d.app.injectWS(`/v1/pods/${pod.id}/logs/stream`, { headers: auth }));
+  const a = await injectCapture(d, `/v1/pods/${pod.id}/logs/stream`);
   t.equal((await a.closed).code, 1000);
   t.same(a.msgs.map((m) => m.line ?? m.reason), ['x', 'not-running']);
   await d.app.inject({ method: 'POST', url: `/v1/pods/${pod.id}/start`, headers: auth });
-  const b = capture(await d.app.injectWS(`/v1/pods/${pod.id}/logs/stream?follow=false`, { headers: auth }));
+  const b = await injectCapture(d, `/v1/pods/${pod.id}/logs/stream?follow=false`);
   t.equal((await b.closed).code, 1000);
   t.same(b.msgs.at(-1), { type: 'end', reason: 'complete' });
 });
@@ -138,7 +145,7 @@ t.test('follow of a stopped pod: its log, then end not-running; follow=false: en
 t.test('delete while followed: end deleted', async (t) => {
   const d = await fakeDaemon(t);
   const pod = await podWithLogs(d, []);
-  const ws = capture(await d.app.injectWS(`/v1/pods/${pod.id}/logs/stream`, { headers: auth }));
+  const ws = await injectCapture(d, `/v1/pods/${pod.id}/logs/stream`);
   await eventually(() => d.logs.hubs.followers(pod.id) === 1);
   await d.app.inject({ method: 'DELETE', url: `/v1/pods/${pod.id}`, headers: auth });
   t.equal((await ws.closed).code, 1000);
@@ -158,7 +165,7 @@ t.test('long lines are cut with the marker at PINACLED_LOG_LINE_MAX_BYTES', asyn
 t.test('a client that does not read is dropped with 4001 and its engine stream released', async (t) => {
   const d = await fakeDaemon(t, { PINACLED_WS_MAX_BUFFER_BYTES: String(64 * 1024) });
   const pod = await podWithLogs(d, []);
-  const ws = capture(await d.app.injectWS(`/v1/pods/${pod.id}/logs/stream`, { headers: auth }));
+  const ws = await injectCapture(d, `/v1/pods/${pod.id}/logs/stream`);
   await eventually(() => d.logs.hubs.followers(pod.id) === 1);
   ws.ws.pause();
   for (let i = 0; i < 2000; i++) d.runtime.logs.append(pod.containerId, 'stdout', `${'z'.repeat(100)} ${i}\n`);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { parse as parseYaml } from 'yaml';
@@ -139,6 +140,9 @@ t.test('/metrics: per-pod series, fleet metrics, and no engine call per scrape w
   const delta = Object.entries(d.runtime.calls).filter(([m, n]) => m !== 'info' && n !== (before as Record<string, number>)[m]);
   t.same(delta, [], 'no engine call while scraping');
 
+  const promtool = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  if (promtool.error) t.pass('promtool check metrics', { skip: 'promtool is not installed (apt-get install prometheus)' });
+  else t.equal(`${promtool.status} ${promtool.stdout}${promtool.stderr}`.trim(), '0', 'promtool check metrics reports nothing');
   const m = parse(text);
   t.match(text, /^# HELP pinacled_pod_memory_working_set_bytes /m);
   t.match(text, /# TYPE pinacled_pod_cpu_usage_seconds_total counter/);

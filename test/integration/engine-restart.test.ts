@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import t from 'tap';
 import { EngineUnavailableError } from '../../src/runtime/errors.js';
@@ -128,6 +128,7 @@ t.test('private engine', async (t) => {
 
   t.test('dockerd stopped and started 5 times under load', async (t) => {
     const d = await realDaemon(t, { DOCKER_HOST: engine.host, PINACLED_RECONCILE_INTERVAL_S: '60', PINACLED_STOP_TIMEOUT_S: '1' });
+    t.teardown(() => writeFileSync('/tmp/pinacled-engine-restart-daemon.log', d.output()));
     const first = (await d.request('POST', '/v1/pods', sleepPod('steady'))).body;
     const sid = await storeIdOf(view, first.id);
     const watch = readinessWatch(d);
@@ -139,14 +140,18 @@ t.test('private engine', async (t) => {
     let paused = false;
     let done = false;
     const inFlight = new Set<Promise<unknown>>();
-    const acked = new Map<string, string>(); // pod id -> name, created and not deleted
+    const acked = new Map<string, string>(); // pod id -> name: 201 received
+    const deleteSent = new Set<string>(); // a DELETE went out (its outcome may be unknown yet)
     const call = async (method: string, path: string, body?: unknown, key?: string) => {
+      // Nothing new starts while the check runs.
+      while (paused) await pause(50);
       const t0 = Date.now();
       const p = d.request(method, path, body, key ? { 'idempotency-key': key } : {}).catch((err: Error) => ({ status: 0, body: { err: err.message } }) as const);
       inFlight.add(p);
       const r = await p;
       inFlight.delete(p);
-      statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+      const label = r.status >= 400 ? `${r.status} ${(r.body as { code?: string })?.code ?? ''}` : String(r.status);
+      statuses[label] = (statuses[label] ?? 0) + 1;
       if (r.status === 503) max503Ms = Math.max(max503Ms, Date.now() - t0);
       return r;
     };
@@ -169,7 +174,11 @@ t.test('private engine', async (t) => {
           }
         }
         await call('GET', '/v1/pods');
-        if (mine.length >= 2 && i % 2 === 0) pendingDeletes.set(mine.shift()!, `del-${c}-${i}`);
+        if (mine.length >= 2 && i % 2 === 0) {
+          const id = mine.shift()!;
+          pendingDeletes.set(id, `del-${c}-${i}`);
+          deleteSent.add(id);
+        }
         for (const [id, key] of pendingDeletes) {
           const r = await call('DELETE', `/v1/pods/${id}?timeout=0`, undefined, key);
           if (r.status === 204) {
@@ -213,7 +222,7 @@ t.test('private engine', async (t) => {
       const diff = await disagreement(view, sid, pods);
       t.ok(isClean(diff), `cycle ${cycle}: store and engine agree ${JSON.stringify(diff)}`);
       const listed = new Set(pods.map((p) => p.id));
-      const lost = [...acked.keys()].filter((id) => !listed.has(id));
+      const lost = [...acked.keys()].filter((id) => !listed.has(id) && !deleteSent.has(id));
       t.same(lost, [], `cycle ${cycle}: no acknowledged pod lost`);
       paused = false;
     }
