@@ -62,7 +62,8 @@ export interface ReconcilerOptions {
  * - `deleting`: finished;
  * - container missing: the pod is `failed` with CONTAINER_GONE (start recreates it);
  * - container running or not, pod says otherwise: the pod takes the engine's state.
- * And engine objects without a pod: removed only when they carry this store's id label (proof
+ * And engine objects (containers, volumes, per-pod networks) without a pod: removed only when
+ * they carry this store's id label (proof
  * that this store made them), and never more than `maxRemovals` in one pass.
  *
  * Emits `pass` (with the report) after every complete pass.
@@ -176,7 +177,7 @@ export class Reconciler extends EventEmitter {
         log.warn({ podId: pod.id, err: errText(err) }, 'could not reconcile pod');
       }
     }
-    if (!this.#stopped) await this.#removeStrays(containers, volumes, new Set(pods.map((p) => p.id)), repair, report);
+    if (!this.#stopped) await this.#removeStrays({ containers, volumes }, new Set(pods.map((p) => p.id)), repair, report);
     if (!this.#stopped) await this.#removeStrayNetworks(repair, report);
     this.#passes++;
     this.#currentGeneration = Math.max(this.#currentGeneration, generation);
@@ -223,8 +224,7 @@ export class Reconciler extends EventEmitter {
   }
 
   async #removeStrays(
-    containers: ContainerSummary[],
-    volumes: VolumeSummary[],
+    all: { containers: ContainerSummary[]; volumes: VolumeSummary[] },
     listed: Set<string>,
     repair: (kind: RepairKind, podId: string, detail?: string) => void,
     report: ReconcileReport,
@@ -238,9 +238,12 @@ export class Reconciler extends EventEmitter {
         const podId = x.labels[LABEL.POD_ID] ?? '';
         return !known.has(podId) && !this.#o.locks.isHeld(podId);
       });
-    const strayContainers = orphaned(containers);
-    const strayVolumes = orphaned(volumes);
-    for (const [what, strays] of [['container', strayContainers], ['volume', strayVolumes]] as const) {
+    // Containers first: a volume still used by a container cannot be removed.
+    const kinds = [
+      ['container', orphaned(all.containers)],
+      ['volume', orphaned(all.volumes)],
+    ] as const;
+    for (const [what, strays] of kinds) {
       const ours = strays.filter((x) => x.labels[STORE_ID_LABEL] === this.#o.storeId);
       for (const x of strays) {
         if (x.labels[STORE_ID_LABEL] !== this.#o.storeId && !this.#reportedForeign.has(x.name)) {
@@ -260,13 +263,9 @@ export class Reconciler extends EventEmitter {
       for (const x of ours) {
         const podId = x.labels[LABEL.POD_ID] ?? '';
         try {
-          if (what === 'container') {
-            await this.#engineCall(() => this.#o.runtime.removeContainer((x as ContainerSummary).id));
-            repair('remove_stray_container', podId, x.name);
-          } else {
-            await this.#engineCall(() => this.#o.runtime.removeVolume(x.name));
-            repair('remove_stray_volume', podId, x.name);
-          }
+          if (what === 'container') await this.#engineCall(() => this.#o.runtime.removeContainer((x as ContainerSummary).id));
+          else await this.#engineCall(() => this.#o.runtime.removeVolume(x.name));
+          repair(`remove_stray_${what}`, podId, x.name);
         } catch (err) {
           report.errors.push({ podId, error: errText(err) });
           this.#o.log.warn({ podId, err: errText(err) }, `could not remove stray ${what}`);

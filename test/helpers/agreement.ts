@@ -13,6 +13,8 @@ export interface Disagreement {
   /** Containers carrying the store's id whose pod the API does not list. */
   orphanContainers: string[];
   orphanVolumes: string[];
+  /** Per-pod networks of the store without a pod. */
+  orphanNetworks: string[];
   /** Pods in creating/starting/stopping/deleting. */
   transitional: string[];
   /** Pods whose state is not what the engine shows. */
@@ -34,12 +36,13 @@ export function engineView(dockerHost?: string): DockerRuntime {
  */
 export async function disagreement(engine: DockerRuntime, storeId: string, pods: PodLike[]): Promise<Disagreement> {
   const filter = `${STORE_ID_LABEL}=${storeId}`;
-  const [containers, volumes] = await Promise.all([engine.listContainers(filter), engine.listVolumes(filter)]);
+  const [containers, volumes, networks] = await Promise.all([engine.listContainers(filter), engine.listVolumes(filter), engine.listNetworks(filter)]);
   const ids = new Set(pods.map((p) => p.id));
   const byPod = new Map(containers.map((c) => [c.labels[LABEL.POD_ID] ?? '', c]));
   const out: Disagreement = {
     orphanContainers: containers.filter((c) => !ids.has(c.labels[LABEL.POD_ID] ?? '')).map((c) => c.name),
     orphanVolumes: volumes.filter((v) => !ids.has(v.labels[LABEL.POD_ID] ?? '')).map((v) => v.name),
+    orphanNetworks: networks.filter((n) => !ids.has(n.labels[LABEL.POD_ID] ?? '')).map((n) => n.name),
     transitional: pods.filter((p) => TRANSITIONAL_STATES.has(p.state)).map((p) => `${p.name}:${p.state}`),
     mismatched: [],
   };
@@ -54,7 +57,7 @@ export async function disagreement(engine: DockerRuntime, storeId: string, pods:
 }
 
 export function isClean(d: Disagreement): boolean {
-  return !d.orphanContainers.length && !d.orphanVolumes.length && !d.transitional.length && !d.mismatched.length;
+  return !d.orphanContainers.length && !d.orphanVolumes.length && !d.orphanNetworks.length && !d.transitional.length && !d.mismatched.length;
 }
 
 /** The store id a daemon stamps on its containers, read from one of its pods' containers. */

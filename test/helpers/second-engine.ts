@@ -12,6 +12,11 @@ export interface SecondEngine {
   /** DOCKER_HOST for this engine: unix:///run/pinacled-test-dockerd-N.sock */
   host: string;
   socketPath: string;
+  /**
+   * PINACLED_POD_SUBNET_POOL for a daemon on this engine: its pod bridges live on the same host
+   * as the shared engine's, so their subnets must not overlap (the default pool is shared).
+   */
+  podSubnetPool: string;
   running(): boolean;
   /** Starts dockerd (again) and waits until it answers. */
   start(): Promise<void>;
@@ -63,7 +68,7 @@ export async function secondEngine(t: Test, opts: { images?: string[] } = {}): P
     }),
   );
   await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
-  await run('ip', ['addr', 'add', `10.213.${100 + n}.1/24`, 'dev', bridge]);
+  await run('ip', ['addr', 'add', `10.218.${n}.1/24`, 'dev', bridge]);
   await run('ip', ['link', 'set', bridge, 'up']);
 
   let proc: ChildProcess | undefined;
@@ -71,6 +76,7 @@ export async function secondEngine(t: Test, opts: { images?: string[] } = {}): P
   const engine: SecondEngine = {
     host,
     socketPath,
+    podSubnetPool: `10.217.${n}.0/24`,
     running: () => !!proc && proc.exitCode === null && proc.signalCode === null,
     async start() {
       if (engine.running()) return;
@@ -160,7 +166,7 @@ async function freeIndex(): Promise<number> {
   for (let tries = 0; tries < 50; tries++) {
     const n = 1 + Math.floor(Math.random() * 99);
     if (existsSync(`/run/pinacled-test-dockerd-${n}.sock`) || existsSync(`/var/lib/pinacled-test-dockerd-${n}`)) continue;
-    if (links.includes(`pnctbr${n}:`) || routes.includes(`10.213.${100 + n}.`) || routes.includes(`10.214.${n}.`)) continue;
+    if (links.includes(`pnctbr${n}:`) || [`10.218.${n}.`, `10.214.${n}.`, `10.217.${n}.`].some((net) => routes.includes(net))) continue;
     return n;
   }
   throw new Error('no free index for a private dockerd');

@@ -52,10 +52,14 @@ export function connect(url: string, o: { headers?: Record<string, string>; prot
   const cap = capture(ws);
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(cap));
-    ws.once('unexpected-response', (_req, res) => {
+    ws.once('unexpected-response', (req, res) => {
       let body = '';
       res.on('data', (b: Buffer) => (body += b.toString()));
-      res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, body })));
+      res.on('end', () => {
+        // With this listener set, ending the refused request is ours to do.
+        req.destroy();
+        reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, body }));
+      });
     });
     ws.once('error', reject);
   });

@@ -33,10 +33,11 @@ t.test(`kill -9 ${ROUNDS} times under create/delete load`, async (t) => {
   const problems: string[] = [];
   let gateOpen = true;
   let stopping = false;
+  let aborted = false;
   const inFlight = new Map<Promise<unknown>, string>();
 
   const call = async (what: string, method: string, path: string, body: unknown, key: string) => {
-    while (!gateOpen) await pause(20);
+    while (!gateOpen && !aborted) await pause(20);
     const p = d.request(method, path, body, { 'idempotency-key': key }).catch((err: Error) => ({ status: 0, body: { code: `network: ${err.cause ?? err.message}` }, text: '' }));
     inFlight.set(p, what);
     const r = await p;
@@ -51,6 +52,7 @@ t.test(`kill -9 ${ROUNDS} times under create/delete load`, async (t) => {
     let n = 0;
     let pending: { op: 'create'; key: string; name: string } | { op: 'delete'; key: string; id: string } | undefined;
     for (;;) {
+      if (aborted) return;
       if (!pending) {
         if (stopping) return;
         if (live.length < 2 || (live.length < 3 && Math.random() < 0.5)) {
@@ -93,6 +95,10 @@ t.test(`kill -9 ${ROUNDS} times under create/delete load`, async (t) => {
   const clients = Array.from({ length: CLIENTS }, (_, c) => client(c));
 
   const rounds: { runMs: number; inFlight: string[]; readyMs: number; clean: boolean }[] = [];
+  // A failed restart must not leave the clients spinning forever.
+  t.teardown(() => {
+    aborted = true;
+  });
   for (let round = 0; round < ROUNDS; round++) {
     gateOpen = true;
     const runMs = rand(300, 2500);

@@ -90,7 +90,7 @@ t.test('private engine', async (t) => {
 
   t.test('hung engine behind a real daemon: not ready within 5 s, 503 fast, recovers on its own', async (t) => {
     const proxy = await engineProxy(t, engine.socketPath);
-    const d = await realDaemon(t, { DOCKER_HOST: proxy.host, PINACLED_RECONCILE_INTERVAL_S: '60' });
+    const d = await realDaemon(t, { DOCKER_HOST: proxy.host, PINACLED_RECONCILE_INTERVAL_S: '60', PINACLED_POD_SUBNET_POOL: engine.podSubnetPool, PINACLED_FIREWALL: 'off' });
     const pod = (await d.request('POST', '/v1/pods', sleepPod('hung-a'))).body;
     t.equal(pod.state, 'running');
     const watch = readinessWatch(d);
@@ -127,7 +127,14 @@ t.test('private engine', async (t) => {
   });
 
   t.test('dockerd stopped and started 5 times under load', async (t) => {
-    const d = await realDaemon(t, { DOCKER_HOST: engine.host, PINACLED_RECONCILE_INTERVAL_S: '60', PINACLED_STOP_TIMEOUT_S: '1' });
+    const d = await realDaemon(t, {
+      DOCKER_HOST: engine.host,
+      PINACLED_RECONCILE_INTERVAL_S: '60',
+      PINACLED_STOP_TIMEOUT_S: '1',
+      PINACLED_POD_SUBNET_POOL: engine.podSubnetPool,
+      // The host firewall belongs to the shared engine's daemons; this engine runs without iptables.
+      PINACLED_FIREWALL: 'off',
+    });
     t.teardown(() => writeFileSync('/tmp/pinacled-engine-restart-daemon.log', d.output()));
     const first = (await d.request('POST', '/v1/pods', sleepPod('steady'))).body;
     const sid = await storeIdOf(view, first.id);
