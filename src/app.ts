@@ -115,6 +115,18 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     const ws = r as { websocket?: boolean; wsHandler?: unknown };
     for (const method of [r.method].flat()) routes.push({ method, url: r.url, websocket: !!(ws.websocket || ws.wsHandler) });
   });
+  // WebSockets (logs, events): the server answers with the subprotocol pinacled.v1 (see
+  // api/websocket.ts); clients send nothing, so frames are kept small. Registered before any
+  // hook that can answer (auth, shutdown): its onRequest hook marks upgrade requests so that a
+  // refused upgrade's socket is destroyed after the answer, instead of staying open half-closed.
+  await app.register(websocket, {
+    options: { maxPayload: 4096, handleProtocols: selectSubprotocol },
+    preClose(done) {
+      for (const c of this.websocketServer.clients) c.close(WS_CLOSE.GOING_AWAY, 'shutdown');
+      this.websocketServer.close();
+      done();
+    },
+  });
   installProblemHandlers(app);
   let closing = false;
   app.addHook('preClose', async () => {
@@ -124,6 +136,14 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     if (!closing) return;
     reply.header('connection', 'close');
     return sendProblem(reply, problemOf('PINACLED_ERR_NOT_READY', 'The daemon is shutting down; retry shortly', undefined, req.url.split('?')[0]));
+  });
+  // Requests in flight when the close began (creates) finish; their answers then end the
+  // connection. Otherwise a keep-alive connection that was busy at the start of the close
+  // stays open, idle, and server.close() waits for it until the keep-alive timeout (the grace
+  // period of SIGTERM runs out first: exit 1).
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
   });
   // JSON only: a text/plain body is a 415, not a string the schemas then reject.
   app.removeContentTypeParser('text/plain');
@@ -156,16 +176,6 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     req.log.debug({ method: req.method, route, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
 
-  // WebSockets (logs, events): the server answers with the subprotocol pinacled.v1 (see
-  // api/websocket.ts); clients send nothing, so frames are kept small.
-  await app.register(websocket, {
-    options: { maxPayload: 4096, handleProtocols: selectSubprotocol },
-    preClose(done) {
-      for (const c of this.websocketServer.clients) c.close(WS_CLOSE.GOING_AWAY, 'shutdown');
-      this.websocketServer.close();
-      done();
-    },
-  });
   if (d.idempotency) idempotencyHooks(app, d.idempotency);
   healthRoutes(app, d);
   openapiRoutes(app, d.openapi);

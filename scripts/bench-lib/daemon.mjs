@@ -60,7 +60,13 @@ export async function startDaemon({ seed = 0, env = {}, nodeArgs = [], name = 'p
   const low = 11000 + (nextRange++ % 8) * 1100;
   const portRange = { low, high: low + 1099 };
   const dataDir = join(dir, 'data');
-  const storeId = await prepareDataDir(dataDir, seed, portRange);
+  let storeId;
+  try {
+    storeId = await prepareDataDir(dataDir, seed, portRange);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const logFile = join(dir, 'daemon.log');
   const fd = openSync(logFile, 'a');
   const profDir = profiling.profileDir ? join(profiling.profileDir, `${name}-${nextRange}`) : null;

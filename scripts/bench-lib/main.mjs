@@ -16,7 +16,7 @@ import { cleanupBench, probeBaseline } from './engine.mjs';
 import { ROOT, createBody, shortId } from './fixtures.mjs';
 import { closeAgent } from './http.mjs';
 import { describeMachine, loadNow } from './machine.mjs';
-import { TARGET_HEAD, evaluateTargets, measurementRows, resultsMarkdown, targetRows, textTable } from './report.mjs';
+import { NOTES, TARGET_HEAD, evaluateTargets, measurementRows, resultsMarkdown, targetRows, textTable } from './report.mjs';
 
 const SECTIONS = {
   create: benchCreate,
@@ -29,7 +29,7 @@ const SECTIONS = {
 const ALIASES = { metrics: 'scale', idle: 'scale', lifecycle: 'create', runtimes: 'sandbox' };
 
 const USAGE = `usage: scripts/bench [--quick] [--only NAME[,NAME...]] [--out FILE] [--profile DIR]
-  --quick   a few runs of each (smoke check, minutes); default: >= 20 runs (about 15-20 minutes)
+  --quick   a few runs of each (smoke check, minutes); default: >= 20 runs (about 10-15 minutes)
   --only    sections: ${Object.keys(SECTIONS).join(', ')} (aliases: ${Object.entries(ALIASES).map(([a, b]) => `${a}=${b}`).join(', ')})
   --out     JSON results file (default /tmp/pinacled-bench-<date>.json; never inside the repo)
   --profile run every daemon under node --cpu-prof, profiles in DIR; top functions/modules are
@@ -134,6 +134,7 @@ async function main() {
     loadAtEnd: loadNow(),
     sectionSeconds: timing,
     fairness,
+    notes: NOTES,
     sections,
   };
   if (opts.profile) results.profiles = profiling.profiles;

@@ -15,6 +15,7 @@ IMAGES_PREFIX=${PINACLED_IMAGE_PREFIX:-pinacled}
 IMAGES_ALL=(base nextjs mastra)
 IMAGES_DEFAULT_DEBIAN=pinacled/debian:trixie
 IMAGES_DEBIAN_MIRROR=${PINACLED_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# shellcheck disable=SC2034 # used by scripts/build-images
 IMAGES_HASH_LABEL=dev.pinacle.inputs-hash
 IMAGES_AUTO_CA_DIR=${PINACLED_AUTO_CA_DIR:-/usr/local/share/ca-certificates}
 

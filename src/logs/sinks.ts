@@ -10,6 +10,7 @@ export interface JsonChannel {
   overflow(): void;
   hasRoom(): boolean;
   waitForRoom(): Promise<void>;
+  batch?(on: boolean): void;
 }
 
 const CLOSE_CODE: Record<EndReason, number> = {
@@ -52,6 +53,10 @@ export class WsLogSink implements LogSink {
 
   waitForRoom(): Promise<void> {
     return this.#ch.waitForRoom();
+  }
+
+  batch(on: boolean): void {
+    this.#ch.batch?.(on);
   }
 }
 

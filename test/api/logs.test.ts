@@ -197,6 +197,20 @@ t.test('browser auth: subprotocols pinacled.v1 + bearer.<token>; the server sele
   t.equal(inUrl.status, 401, 'a token in the URL is not accepted');
   const missing = await connect(`${base}/v1/pods/nope/logs/stream`, { headers: auth }).catch((e) => e);
   t.equal(missing.status, 404);
+
+  // A refused upgrade's socket is closed by the server, not left half-open (a leak per attempt).
+  const { connect: tcp } = await import('node:net');
+  const port = Number(new URL(base).port);
+  const s = tcp({ host: '127.0.0.1', port });
+  let answer = '';
+  s.on('data', (b) => (answer += b.toString()));
+  const ended = new Promise<void>((resolve) => s.on('close', () => resolve()));
+  s.write(`GET /v1/pods/${pod.id}/logs/stream HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+  const timer = setTimeout(() => s.destroy(new Error('still open')), 3000);
+  await ended;
+  clearTimeout(timer);
+  t.match(answer, /^HTTP\/1.1 401/, 'refused');
+  t.notOk(s.errored, 'the server closed the socket');
 });
 
 t.test('daemon shutdown: followers get end shutdown and close 1001', async (t) => {

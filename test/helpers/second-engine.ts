@@ -34,7 +34,8 @@ export interface SecondEngine {
  * containerd and runsc state), pid file, socket, and a bridge made here with `ip link`, with
  * iptables off so it never touches the shared engine's rules. runsc is registered with the same
  * runtimeArgs as the shared engine (/etc/docker/daemon.json), and the test image is loaded into
- * it. Torn down with the test: containers, daemon, mounts, directories, bridge.
+ * it. Torn down with the test: containers, daemon, mounts, directories, bridge. After it ran,
+ * the shared engine's `docker0` must still exist (the helper checks, see the config below).
  */
 export async function secondEngine(t: Test, opts: { images?: string[] } = {}): Promise<SecondEngine> {
   const n = await freeIndex();
@@ -62,11 +63,14 @@ export async function secondEngine(t: Test, opts: { images?: string[] } = {}): P
       iptables: false,
       'ip-forward': false,
       'ip-masq': false,
-      'default-address-pools': [{ base: `10.214.${n}.0/24`, size: 28 }],
+      // NO default-address-pools here: with it set, dockerd 20.10 deletes the host's `docker0`
+      // (hard-coded name, whatever `bridge` says) when it restarts with a stale default network,
+      // which broke the shared engine's default bridge once. Pods use PINACLED_POD_SUBNET_POOL.
       'shutdown-timeout': 2,
       'log-level': 'warn',
     }),
   );
+  const hadDocker0 = await linkExists('docker0');
   await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
   await run('ip', ['addr', 'add', `10.218.${n}.1/24`, 'dev', bridge]);
   await run('ip', ['link', 'set', bridge, 'up']);
@@ -88,6 +92,7 @@ export async function secondEngine(t: Test, opts: { images?: string[] } = {}): P
         if (p.exitCode !== null) throw new Error(`dockerd exited ${p.exitCode}: ${engine.log().slice(-2000)}`);
         return ping(socketPath);
       }, 60_000, 100);
+      if (hadDocker0 && !(await linkExists('docker0'))) throw new Error("the private dockerd removed the shared engine's docker0 bridge");
     },
     async stop() {
       const p = proc;
@@ -126,6 +131,7 @@ export async function secondEngine(t: Test, opts: { images?: string[] } = {}): P
     for (const m of mounts) await run('umount', ['-l', m]).catch(() => undefined);
     for (const p of [dataRoot, execRoot, socketPath, pidFile, configFile]) rmSync(p, { recursive: true, force: true });
     await run('ip', ['link', 'del', bridge]).catch(() => undefined);
+    if (hadDocker0 && !(await linkExists('docker0'))) t.fail('the private dockerd removed the shared engine\'s docker0 bridge');
   });
 
   await engine.start();
@@ -133,6 +139,13 @@ export async function secondEngine(t: Test, opts: { images?: string[] } = {}): P
     await run('sh', ['-c', `docker save ${image} | docker -H ${host} load -q`]);
   }
   return engine;
+}
+
+async function linkExists(name: string): Promise<boolean> {
+  return run('ip', ['link', 'show', name]).then(
+    () => true,
+    () => false,
+  );
 }
 
 function readFileOr(path: string, fallback: string): string {
@@ -166,7 +179,7 @@ async function freeIndex(): Promise<number> {
   for (let tries = 0; tries < 50; tries++) {
     const n = 1 + Math.floor(Math.random() * 99);
     if (existsSync(`/run/pinacled-test-dockerd-${n}.sock`) || existsSync(`/var/lib/pinacled-test-dockerd-${n}`)) continue;
-    if (links.includes(`pnctbr${n}:`) || [`10.218.${n}.`, `10.214.${n}.`, `10.217.${n}.`].some((net) => routes.includes(net))) continue;
+    if (links.includes(`pnctbr${n}:`) || [`10.218.${n}.`, `10.217.${n}.`].some((net) => routes.includes(net))) continue;
     return n;
   }
   throw new Error('no free index for a private dockerd');

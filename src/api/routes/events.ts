@@ -41,7 +41,7 @@ export function eventRoutes(app: FastifyInstance, d: EventRouteDeps): void {
     handler: upgradeRequired,
     wsHandler: async (socket, req) => {
       const q = parse(eventStreamQuery, req.query, 'query');
-      const ch = new JsonSocket(socket, { maxBufferBytes: d.wsMaxBufferBytes });
+      const ch = new JsonSocket(socket, { maxBufferBytes: d.wsMaxBufferBytes, log: req.log });
       await streamEvents(d.events, ch, { after: q.after, podId: q.podId });
     },
   });

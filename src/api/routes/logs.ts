@@ -48,7 +48,7 @@ export function logRoutes(app: FastifyInstance, d: LogRouteDeps): void {
     wsHandler: async (socket, req) => {
       const id = parse(podIdParams, req.params, 'params').id;
       const q = toLogRequest(parse(logStreamQuery, req.query, 'query'), true);
-      const ch = new JsonSocket(socket, { maxBufferBytes: d.wsMaxBufferBytes });
+      const ch = new JsonSocket(socket, { maxBufferBytes: d.wsMaxBufferBytes, log: req.log });
       const sink = new WsLogSink(ch);
       let session: LogSession | undefined;
       ch.onClose(() => session?.close());
