@@ -114,7 +114,14 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     intervalMs: config.eventsPruneIntervalMs,
     log,
   });
-  const logs = new LogService({ runtime, pods: service, maxLineBytes: config.logLineMaxBytes, maxQueuedBytes: config.wsMaxBufferBytes, log });
+  const logs = new LogService({
+    runtime,
+    pods: service,
+    maxLineBytes: config.logLineMaxBytes,
+    maxQueuedBytes: config.wsMaxBufferBytes,
+    log,
+    onUpstream: (delta) => metrics.logEngineStreams.inc(delta),
+  });
   const collector = new StatsCollector({
     pods: () => service.list(),
     runtime,

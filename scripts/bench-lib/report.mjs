@@ -122,7 +122,7 @@ export const NOTES = [
   'The read daemons hold 10 or 1,000 pod rows without containers and run with PINACLED_RECONCILE_INTERVAL_S=3600: each reconcile pass inspects every row whose container is missing, a cost real pods (whose containers exist) do not have; the first pass still runs before the daemon reports ready ("start to ready").',
   'Reads are wrk runs (1 thread, 8 keep-alive connections) interleaved round by round with the bare Fastify process; rps and p99 are medians over the rounds. The bare route serves the same pod JSON the daemon returns.',
   'Log throughput reads the whole stored log of a pod that printed N lines (alternating stdout/stderr) and exited, through the WebSocket (one JSON message per line) and through dockerode follow (frames demuxed, lines split); both clients run on the same machine.',
-  'Idle CPU is the daemon\'s user+system time over the window (% of one core); RSS is the largest 1 s sample in the window (/proc/<pid>/status VmRSS).',
+  'Idle CPU is the daemon\'s user+system time over the window (% of one core); RSS is the largest 1 s sample in the window (/proc/<pid>/status VmRSS; MB here are 2^20 bytes).',
   'Section 7 compares runtimes, not pinacled: both columns are raw pods with pinacled\'s create body, "pinacled" holding runsc and "baseline" runc. Where the engine\'s own RLIMIT_NOFILE is below pinacled\'s 65536, runc cannot start such a pod at all, so the runc pods get the engine\'s limit (sandbox.runcNofile in the JSON).',
   'The machine is shared: the load average at the start of each section is in the JSON (loadAtSectionStart); read rounds that ran under a burst of outside load show as outliers in the per-round figures.',
 ];

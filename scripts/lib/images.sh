@@ -149,3 +149,14 @@ img_make_context() {
   done
   printf '%s\n' "$ctx"
 }
+
+# The classic builder leaves untagged images behind: the builder stage of every build (kept
+# as layer cache) and the previous final image when a tag moves. Keep the newest builder stage
+# of NAME, drop older ones and every superseded final image of NAME.
+img_prune() {
+  local name=$1 ids
+  ids=$("$DOCKER" images -q --no-trunc -f dangling=true -f "label=dev.pinacle.builder=$name" | tail -n +2)
+  ids+=" $("$DOCKER" images -q --no-trunc -f dangling=true -f "label=org.opencontainers.image.title=pinacled-$name")"
+  # shellcheck disable=SC2086 # a list of ids
+  [ -z "${ids// /}" ] || "$DOCKER" rmi $ids >/dev/null 2>&1 || true
+}

@@ -64,6 +64,10 @@ interface Target {
 /** One raw reading, from the cgroup or the engine. */
 type Reading = CgroupReading & { sampledAtMs: number; networkRxBytes: number | null; networkTxBytes: number | null };
 
+/** cheap: cgroup reads only (a stats-API pod answers `fallback`); any: the stats API too. */
+type Mode = 'cheap' | 'any';
+type Outcome = 'cgroup' | 'engine' | 'fallback' | 'skipped' | 'error';
+
 const runKey = (p: Pod): string => `${p.containerId ?? p.containerName}@${p.startedAt ?? ''}`;
 
 /**
@@ -125,12 +129,21 @@ export class StatsCollector extends EventEmitter {
     void loop();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops the passes and waits for the one in flight, but not past `maxWaitMs`: a pass can
+   * sit in an engine call (up to the engine deadline), and a shutdown must not wait for it.
+   */
+  async stop(maxWaitMs = 2000): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    await this.#running;
-    await Promise.all(this.#inFlight.values());
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((r) => {
+      timer = setTimeout(r, maxWaitMs);
+      timer.unref();
+    });
+    await Promise.race([Promise.all([this.#running, ...this.#inFlight.values()]), deadline]);
+    clearTimeout(timer);
   }
 
   /** Drops everything known about a pod (it was deleted): its series vanish at once. */
@@ -143,7 +156,7 @@ export class StatsCollector extends EventEmitter {
   sampleSoon(podId: string): void {
     if (this.#stopped) return;
     const pod = this.#o.pods().find((p) => p.id === podId);
-    if (pod?.state === 'running') void this.#samplePodOnce(pod);
+    if (pod?.state === 'running') void this.#samplePodOnce(pod, 'any');
   }
 
   /** One pass over every running pod. Never throws: a pod that cannot be read is skipped. */
@@ -164,7 +177,7 @@ export class StatsCollector extends EventEmitter {
 
     const fallback: Pod[] = [];
     for (const pod of running) {
-      const r = await this.#samplePodOnce(pod, true);
+      const r = await this.#samplePodOnce(pod, 'cheap');
       if (r === 'fallback') fallback.push(pod);
       else if (r === 'cgroup') report.cgroup++;
       else if (r === 'error') report.errors++;
@@ -175,7 +188,7 @@ export class StatsCollector extends EventEmitter {
     await Promise.all(
       Array.from({ length: Math.min(workers, queue.length) }, async () => {
         for (let pod = queue.shift(); pod; pod = queue.shift()) {
-          const r = await this.#samplePodOnce(pod, false, true);
+          const r = await this.#samplePodOnce(pod, 'any');
           if (r === 'engine') report.engine++;
           else if (r === 'error') report.errors++;
         }
@@ -187,11 +200,11 @@ export class StatsCollector extends EventEmitter {
   }
 
   /** Serializes sampling per pod (a pass and a sampleSoon may meet). */
-  async #samplePodOnce(pod: Pod, deferFallback = false, fallbackNow = false): Promise<string> {
+  async #samplePodOnce(pod: Pod, mode: Mode): Promise<Outcome> {
     const prev = this.#inFlight.get(pod.id);
     if (prev) await prev;
-    let result = 'skipped';
-    const p = this.#samplePod(pod, deferFallback, fallbackNow).then(
+    let result: Outcome = 'skipped';
+    const p = this.#samplePod(pod, mode).then(
       (r) => void (result = r),
       (err: unknown) => {
         result = 'error';
@@ -204,7 +217,7 @@ export class StatsCollector extends EventEmitter {
     return result;
   }
 
-  async #samplePod(pod: Pod, deferFallback: boolean, fallbackNow: boolean): Promise<string> {
+  async #samplePod(pod: Pod, mode: Mode): Promise<Outcome> {
     let target = this.#targets.get(pod.id);
     if (!target || target.key !== runKey(pod)) {
       target = await this.#resolve(pod);
@@ -221,7 +234,7 @@ export class StatsCollector extends EventEmitter {
         throw err;
       }
     }
-    if (deferFallback && !fallbackNow) return 'fallback';
+    if (mode === 'cheap') return 'fallback';
     if (!this.#o.engineReachable() || !this.#o.runtime.containerStats) return 'skipped';
     const s = await this.#o.runtime.containerStats(target.containerId);
     if (!s) {
@@ -263,8 +276,11 @@ export class StatsCollector extends EventEmitter {
       try {
         const procCgroup = readFileSync(join(this.#procRoot, String(st.pid), 'cgroup'), 'utf8');
         paths = resolveCgroupPaths(procCgroup, st.id, this.#version, this.#cgroupRoot) ?? null;
+        // A path is not a readable cgroup (another mount namespace, a hierarchy not mounted here).
+        if (paths) readCgroup(paths);
       } catch {
-        // Not a process of this host (remote engine) or already gone: the fallback covers it.
+        // Not a process of this host (remote engine), already gone, or its cgroup cannot be
+        // read here: the stats API covers it.
         paths = null;
       }
     }

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The daemon's private registry and the metrics the core updates. */
 export function createMetrics() {
@@ -42,7 +42,12 @@ export function createMetrics() {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
     registers: [registry],
   });
-  return { registry, reconcileRepairs, httpRequests, engineRequests, engineErrors, podOperations };
+  const logEngineStreams = new Gauge({
+    name: 'pinacled_log_engine_streams',
+    help: 'Log follow streams open to the engine: one per followed pod, shared by all of its followers',
+    registers: [registry],
+  });
+  return { registry, reconcileRepairs, httpRequests, engineRequests, engineErrors, podOperations, logEngineStreams };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

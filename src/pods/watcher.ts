@@ -155,6 +155,10 @@ export class EventWatcher {
       return;
     }
     if (st.running) this.#o.service.markRunning(podId, st);
+    // Docker 20.10 records OOMKilled only when the shim's OOM event precedes the exit event;
+    // under load it can come second (seen with runsc: State.OOMKilled false, exit 137, then an
+    // `oom` event). The event itself is the evidence.
+    else if (e.action === 'oom' && st.exitCode === 137 && !st.oomKilled) this.#o.service.applyExit(podId, { ...st, oomKilled: true });
     else this.#o.service.applyExit(podId, st);
   }
 }

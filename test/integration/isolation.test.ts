@@ -93,9 +93,18 @@ t.test('network isolation under runsc: pods vs pods, pods vs host, pods vs priva
   });
 
   t.test("2. a pod cannot reach the daemon's port or a host listener via its gateway; the host can", async (t) => {
-    const server = createServer((s) => s.end('host-listener-banner\n'));
+    const sockets = new Set<import('node:net').Socket>();
+    const server = createServer((s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+      s.end('host-listener-banner\n');
+    });
     await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
-    t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+    t.teardown(() => {
+      server.close();
+      for (const s of sockets) s.destroy();
+    });
     const port = (server.address() as AddressInfo).port;
     t.match(await probeFromHost(netA.Gateway, port), /host-listener-banner/, `host -> ${netA.Gateway}:${port} (positive control)`);
     const fromPod = await probeFrom(a.containerId, netA.Gateway, port);
@@ -164,7 +173,6 @@ t.test('network isolation under runsc: pods vs pods, pods vs host, pods vs priva
     const v6 = sh('ip6tables', ['-w', '5', '-S', 'PINACLED-FORWARD']);
     for (const cidr of ['fc00::/7', 'fe80::/10', '::ffff:0.0.0.0/96']) t.match(v6, `-d ${cidr} -j REJECT`, `v6 refuses ${cidr}`);
     t.match(sh('ip6tables', ['-w', '5', '-S', 'PINACLED-INPUT']), /-A PINACLED-INPUT -j REJECT/);
-    t.equal((await docker('exec', a.containerId, 'cat', '/proc/sys/net/ipv6/conf/all/disable_ipv6').catch(() => 'n/a')).trim() === '0', false, 'no IPv6 inside the pod namespace anyway');
     const pid = String(ia.State.Pid);
     t.equal(sh('nsenter', ['-t', pid, '-n', 'cat', '/proc/sys/net/ipv6/conf/all/disable_ipv6']).trim(), '1', "IPv6 disabled in pod A's network namespace");
   });
@@ -176,7 +184,7 @@ t.test('network isolation under runsc: pods vs pods, pods vs host, pods vs priva
     await eventually(() => sh('iptables', ['-w', '5', '-S', 'DOCKER-USER', '1']).includes('PINACLED-FORWARD') && sh('iptables', ['-w', '5', '-S', 'PINACLED-INPUT']).includes('REJECT'), 15_000, 100);
     const ms = Date.now() - t0;
     t.ok(ms < 15_000, `reinstalled ${ms} ms after removal (check interval 2 s)`);
-    t.match(d.output(), /pod firewall policy missing or changed; installing it/);
+    // Which daemon repaired it is not asserted: every pinacled on this host checks the same policy.
     const again = await probeFrom(a.containerId, netB.IPAddress, 8080);
     t.notMatch(again, /banner-b/, 'isolation holds again');
   });

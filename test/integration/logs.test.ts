@@ -57,6 +57,11 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+async function engineStreams(d: RealDaemon): Promise<number> {
+  const m = /^pinacled_log_engine_streams (\d+)/m.exec((await d.request('GET', '/metrics')).text);
+  return Number(m?.[1]);
+}
+
 const lineOf = (m: { ts: string; line: string }) => `${m.ts} ${m.line}`;
 const sha = (lines: string[]) => createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 16);
 
@@ -164,6 +169,7 @@ t.test('ten followers share one engine stream; when all leave, the engine connec
   for (const c of clients) await c.until((m) => m.line === 'tick');
   await new Promise((r) => setTimeout(r, 1000));
   const during = sockets(pid);
+  t.equal(await engineStreams(d), 1, 'one engine log stream for ten followers (pinacled_log_engine_streams)');
   t.ok(during.other >= before.other + 10, `10 client sockets (${before.other} -> ${during.other})`);
   t.ok(during.unix - before.unix <= 2, `engine connections: ${before.unix} -> ${during.unix} with 10 followers (one shared stream, not ten)`);
   for (const c of clients) c.ws.close();
@@ -172,6 +178,7 @@ t.test('ten followers share one engine stream; when all leave, the engine connec
     const s = sockets(pid);
     return s.unix <= before.unix && s.other <= before.other && s;
   }, 15_000, 200);
+  t.equal(await engineStreams(d), 0, 'engine log stream destroyed');
   t.comment(`sockets of the daemon: before ${JSON.stringify(before)}, with 10 followers ${JSON.stringify(during)}, after ${JSON.stringify(after)}`);
   t.pass('back to the level before');
 });

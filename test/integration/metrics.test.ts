@@ -5,6 +5,10 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import pino from 'pino';
+import { StatsCollector } from '../../src/metrics/collector.js';
+import type { Pod } from '../../src/pods/types.js';
+import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
 import { eventually } from '../helpers/app.js';
 import { realDaemon, TEST_IMAGE, type RealDaemon } from '../helpers/daemon.js';
 
@@ -197,6 +201,7 @@ t.test('collector accuracy, /metrics and scrape cost against real runsc pods', a
 
     // Idle: an httpd waiting for requests.
     const i1 = await stats(idle.id);
+    const idlePod = (await d.request('GET', `/v1/pods/${idle.id}`)).body;
     t.comment(`idle pod: cpuCores ${i1.cpuCores}, working set ${(i1.memoryWorkingSetBytes / MB).toFixed(1)} MB, pids ${i1.pids}/${i1.pidsLimit}`);
     t.ok(i1.cpuCores !== null && i1.cpuCores < 0.05, 'idle pod near zero CPU');
     t.ok(i1.pids > 0 && i1.pidsLimit > i1.pids, 'pids under the host cap');
@@ -213,6 +218,26 @@ t.test('collector accuracy, /metrics and scrape cost against real runsc pods', a
     const refTx = Object.values(nref.networks as Record<string, { tx_bytes: number }>).reduce((a, x) => a + x.tx_bytes, 0);
     t.comment(`network: tx ${n.networkTxBytes} rx ${n.networkRxBytes}; docker stats tx ${refTx}`);
     t.ok(Math.abs(refTx - n.networkTxBytes) < 64 * 1024, 'transmit bytes agree with docker stats');
+
+    // The fallback: the engine's stats API through DockerRuntime.containerStats, as a collector
+    // uses it where it cannot read the cgroup (here: pointed at an empty cgroup root).
+    const noCgroup = mkdtempSync(join(tmpdir(), 'pinacled-nocgroup-'));
+    t.teardown(() => rmSync(noCgroup, { recursive: true, force: true }));
+    const fallback = new StatsCollector({
+      pods: () => [{ ...(idlePod as unknown as Pod), state: 'running', containerName: `pinacle-pod-${idle.id}` }],
+      runtime: new DockerRuntime({ timeoutMs: 15_000 }),
+      engineReachable: () => true,
+      intervalMs: 60_000,
+      log: pino({ level: 'silent' }),
+      cgroupRoot: noCgroup,
+    });
+    const fb0 = performance.now();
+    await fallback.sampleAll();
+    const fb = fallback.latest(idle.id)!;
+    t.comment(`engine stats fallback: one pass over 1 pod took ${(performance.now() - fb0).toFixed(0)} ms; working set ${(fb.memoryWorkingSetBytes / MB).toFixed(1)} MB, tx ${fb.networkTxBytes}, pids ${fb.pids}`);
+    t.equal(fb.source, 'engine');
+    t.ok(fb.memoryWorkingSetBytes > 1 * MB && fb.memoryLimitBytes === 64 * MB, 'memory from the stats API');
+    t.ok(fb.networkTxBytes! >= 1024 * 1024, 'network from the stats API');
 
     // The Prometheus view of the same pods, and the format check.
     const s = await scrape();

@@ -133,3 +133,51 @@ t.test('start/stop: passes run on the interval and stop waits for the one in fli
   await new Promise((r) => setTimeout(r, 50));
   t.equal(s.reports.length, n, 'nothing after stop');
 });
+
+t.test('stop does not wait past its deadline for a hung engine call', async (t) => {
+  const c = new StatsCollector({
+    pods: () => [pod()],
+    runtime: { inspectContainer: () => new Promise(() => {}) } as unknown as ContainerRuntime,
+    engineReachable: () => true,
+    intervalMs: 1000,
+    log: pino({ level: 'silent' }),
+  });
+  // The deadline timer is unref'd (it must not hold a daemon open): keep this process alive.
+  const alive = setInterval(() => {}, 1000);
+  t.teardown(() => clearInterval(alive));
+  c.start();
+  await new Promise((r) => setTimeout(r, 20));
+  const t0 = Date.now();
+  await c.stop(100);
+  const waited = Date.now() - t0;
+  t.ok(waited >= 90 && waited < 1000, `stop returned after ${waited} ms`);
+});
+
+t.test('a cgroup that cannot be read here falls back to the engine stats API', async (t) => {
+  const s = setup(t);
+  rmSync(join(s.cg, 'cpuacct'), { recursive: true });
+  let statsCalls = 0;
+  const c = new StatsCollector({
+    pods: () => [pod()],
+    runtime: {
+      inspectContainer: async () => ({ id: ID, running: true, pid: PID }) as ContainerStatus,
+      containerStats: async () => {
+        statsCalls++;
+        return { readAt: new Date().toISOString(), cpuUsageNs: 5e9, cpuThrottledNs: null, memoryUsageBytes: 9, memoryWorkingSetBytes: 8, memoryLimitBytes: 10, pids: 3, pidsLimit: null, networkRxBytes: 1, networkTxBytes: 2 };
+      },
+    } as unknown as ContainerRuntime,
+    engineReachable: () => true,
+    intervalMs: 1000,
+    log: pino({ level: 'silent' }),
+    cgroupRoot: s.cg,
+    procRoot: s.proc,
+  });
+  const reports: PassReport[] = [];
+  c.on('pass', (r: PassReport) => reports.push(r));
+  await c.sampleAll();
+  t.equal(c.latest('p1')?.source, 'engine');
+  t.equal(c.latest('p1')?.memoryWorkingSetBytes, 8);
+  t.equal(c.latest('p1')?.cpuLimitCores, 0.5, "the pod's request stands in for the quota");
+  t.equal(statsCalls, 1);
+  t.same([reports[0]!.cgroup, reports[0]!.engine, reports[0]!.errors], [0, 1, 0]);
+});
