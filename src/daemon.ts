@@ -12,7 +12,7 @@ import { Idempotency } from './idempotency/keys.js';
 import { EventFeed } from './events/feed.js';
 import { EventPruner } from './events/pruner.js';
 import { LogService } from './logs/service.js';
-import { EngineMonitor } from './pods/engine-monitor.js';
+import { EngineMonitor, gatedRuntime } from './pods/engine-monitor.js';
 import { PodLocks } from './pods/locks.js';
 import { Reconciler } from './pods/reconciler.js';
 import { PodService, type PodTransition } from './pods/service.js';
@@ -65,6 +65,8 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
   runtime = instrumentRuntime(runtime, metrics);
   const locks = new PodLocks();
   const engine = new EngineMonitor({ runtime, intervalMs: 2000, log });
+  // Everything but the monitor fails fast (503) while the engine is known to be down.
+  runtime = gatedRuntime(runtime, engine);
   const templates = builtinTemplates({ imagePrefix: config.imagePrefix, imageTag: config.imageTag });
   const sid = storeId(db);
   // Read once; a bad file stops the start with its name (main.ts exits EX_CONFIG).

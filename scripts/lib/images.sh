@@ -152,11 +152,15 @@ img_make_context() {
 
 # The classic builder leaves untagged images behind: the builder stage of every build (kept
 # as layer cache) and the previous final image when a tag moves. Keep the newest builder stage
-# of NAME, drop older ones and every superseded final image of NAME.
+# of NAME; drop older ones and every superseded final image of NAME. (Builder stages of nextjs
+# and mastra inherit base's labels, hence the check for dev.pinacle.builder.)
 img_prune() {
-  local name=$1 ids
-  ids=$("$DOCKER" images -q --no-trunc -f dangling=true -f "label=dev.pinacle.builder=$name" | tail -n +2)
-  ids+=" $("$DOCKER" images -q --no-trunc -f dangling=true -f "label=org.opencontainers.image.title=pinacled-$name")"
-  # shellcheck disable=SC2086 # a list of ids
-  [ -z "${ids// /}" ] || "$DOCKER" rmi $ids >/dev/null 2>&1 || true
+  local name=$1 id stale=()
+  while read -r id; do
+    [ -n "$id" ] && stale+=("$id")
+  done < <("$DOCKER" images -q --no-trunc -f dangling=true -f "label=dev.pinacle.builder=$name" | tail -n +2)
+  while read -r id; do
+    [ -n "$id" ] && [ -z "$(img_label "$id" dev.pinacle.builder)" ] && stale+=("$id")
+  done < <("$DOCKER" images -q --no-trunc -f dangling=true -f "label=org.opencontainers.image.title=pinacled-$name")
+  [ ${#stale[@]} -eq 0 ] || "$DOCKER" rmi "${stale[@]}" >/dev/null 2>&1 || true
 }

@@ -40,11 +40,15 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * Idempotency-Key records. The record is written (pending) before the operation runs, in its
  * own transaction, and completed with the answer when the operation answers 2xx. Any other
  * answer releases the key: every failure path of the pod operations rolls back (create) or is
- * safe to run again (start, stop, restart, delete), so a retry simply runs again.
+ * safe to run again (start, stop, restart, delete), so a retry simply runs again. Except when
+ * the failure left the pod in a transitional state for the reconciler: see finish().
  *
  * A pending record is either in flight in this process (`#inflight`: duplicates get 409) or was
- * left by a process that died. Such an interrupted record answers 409 until the reconciler's
- * first pass has settled the pods, and is then settled from what the pods show:
+ * left by a process that died (or by a failure that left the pod half-way). Such a record is
+ * never run a second time blindly: it answers 409 until the reconciler has settled the pods
+ * (its first pass after start, and the pod out of any transitional state), and is then settled
+ * from what the pods show (decision: settle from the outcome, rather than retry, because only
+ * the pods tell whether the first run took effect):
  * - create: the pod it inserted exists (the crash came after it started) -> completed with a
  *   201 of the pod as it is now, with its generated secrets (the client never saw them);
  *   the pod is gone (the reconciler rolled the half-done create back) -> released;

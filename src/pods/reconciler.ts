@@ -167,16 +167,18 @@ export class Reconciler extends EventEmitter {
     const pods = repo.list();
     const byName = new Map(containers.map((c) => [c.name, c]));
 
-    for (const pod of pods) {
-      if (this.#stopped) break;
-      if (this.#o.locks.isHeld(pod.id)) continue;
+    // Pods are independent (each under its own lock): a few at a time, so a pass after a crash
+    // that must roll back several creates (a `docker rm -f` of a starting runsc container takes
+    // seconds) does not keep the daemon not-ready for the sum of them.
+    await eachLimit(pods, POD_CONCURRENCY, async (pod) => {
+      if (this.#stopped || this.#o.locks.isHeld(pod.id)) return;
       try {
         await this.#o.locks.with(pod.id, 'reconcile', () => this.#reconcilePod(pod.id, byName.get(pod.containerName), repair));
       } catch (err) {
         report.errors.push({ podId: pod.id, error: errText(err) });
         log.warn({ podId: pod.id, err: errText(err) }, 'could not reconcile pod');
       }
-    }
+    });
     if (!this.#stopped) await this.#removeStrays({ containers, volumes }, new Set(pods.map((p) => p.id)), repair, report);
     if (!this.#stopped) await this.#removeStrayNetworks(repair, report);
     this.#passes++;
@@ -317,6 +319,17 @@ export class Reconciler extends EventEmitter {
       throw err;
     }
   }
+}
+
+/** Pods repaired at the same time in one pass. */
+const POD_CONCURRENCY = 4;
+
+async function eachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** Whether the pod's state already matches the container's list status. */

@@ -77,11 +77,18 @@ export class DockerRuntime implements ContainerRuntime {
   readonly #docker: Docker;
   /** Long calls (stop with a grace period, event and log streams): no socket timeout. */
   readonly #long: Docker;
+  /**
+   * Container create/start/remove: Docker copies an image's /workspace into a new named volume
+   * during these calls (4-20 s for the nextjs starter under load), and tearing down a runsc
+   * sandbox is slow too; a 15 s deadline would abandon work the engine then finishes anyway.
+   */
+  readonly #slow: Docker;
   readonly #timeoutMs: number;
 
   constructor(opts: DockerRuntimeOptions) {
     this.#docker = new Docker({ ...modemOptions(opts.dockerHost), timeout: opts.timeoutMs });
     this.#long = new Docker(modemOptions(opts.dockerHost));
+    this.#slow = new Docker({ ...modemOptions(opts.dockerHost), timeout: Math.max(opts.timeoutMs * 4, 120_000) });
     this.#timeoutMs = opts.timeoutMs;
   }
 
@@ -177,7 +184,7 @@ export class DockerRuntime implements ContainerRuntime {
   async createContainer(spec: ContainerSpec): Promise<string> {
     const body = toDockerCreateBody(spec);
     try {
-      const c = await this.#docker.createContainer({ ...body } as Docker.ContainerCreateOptions);
+      const c = await this.#slow.createContainer({ ...body } as Docker.ContainerCreateOptions);
       return c.id;
     } catch (err) {
       if (status(err) === 409) throw new EngineConflictError(`container name ${spec.name} is in use`);
@@ -188,7 +195,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async startContainer(id: string): Promise<void> {
     try {
-      await this.#docker.getContainer(id).start();
+      await this.#slow.getContainer(id).start();
     } catch (err) {
       if (status(err) === 304) return;
       throw mapError('container start', err);
@@ -206,7 +213,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async removeContainer(id: string): Promise<void> {
     try {
-      await this.#docker.getContainer(id).remove({ force: true, v: false });
+      await this.#slow.getContainer(id).remove({ force: true, v: false });
     } catch (err) {
       // 404: already gone. 409 "removal already in progress": Docker finishes it for us.
       if (status(err) === 404) return;

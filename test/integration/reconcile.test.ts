@@ -87,7 +87,9 @@ t.test('drift made while the daemon runs is repaired without a restart', async (
   const goneMs = Date.now() - t0;
 
   const t1 = Date.now();
-  await docker('run', '-d', '--name', stray, '--runtime=runsc', '--label', 'dev.pinacle.managed=true', '--label', `dev.pinacle.pod-id=plive${suffix}`, '--label', `dev.pinacle.store-id=${sid}`, TEST_IMAGE, 'sleep', '3600');
+  // `create`, not `run`: the daemon may remove the stray (on its create event) before a `run`
+  // gets to start it.
+  await docker('create', '--name', stray, '--runtime=runsc', '--label', 'dev.pinacle.managed=true', '--label', `dev.pinacle.pod-id=plive${suffix}`, '--label', `dev.pinacle.store-id=${sid}`, TEST_IMAGE, 'sleep', '3600');
   await eventually(async () => !(await exists('container', stray)), 15_000, 200);
   const strayMs = Date.now() - t1;
   t.match(d.output(), new RegExp(`"repair":"remove_stray_container","podId":"plive${suffix}"`));

@@ -31,18 +31,22 @@ export function logRoutes(app: FastifyInstance, d: LogRouteDeps): void {
       session.close();
     });
     reply.raw.on('close', () => body.destroy());
-    void session.run(new BodyLogSink(body, { ndjson, timestamps: q.timestamps }));
+    session.run(new BodyLogSink(body, { ndjson, timestamps: q.timestamps })).catch((err: Error) => {
+      req.log.error({ err }, 'log read failed');
+      body.destroy(err);
+    });
     return reply.type(ndjson ? 'application/x-ndjson' : 'text/plain; charset=utf-8').send(body);
   });
 
   app.route({
     method: 'GET',
     url: '/v1/pods/:id/logs/stream',
+    // Everything that can be refused is refused before the upgrade, as an HTTP problem.
     preHandler: async (req) => {
       await checkSubprotocols(req);
-      parse(podIdParams, req.params, 'params');
+      const { id } = parse(podIdParams, req.params, 'params');
       parse(logStreamQuery, req.query, 'query');
-      d.logs.target(parse(podIdParams, req.params, 'params').id);
+      d.logs.target(id);
     },
     handler: upgradeRequired,
     wsHandler: async (socket, req) => {
