@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { PUBLIC_ROUTES, routesOf } from '../../src/app.js';
 import { matchPath, validateResponse, type OpenApiDoc } from '../contract/validate-response.js';
 import { fakeDaemon, OPENAPI_PATH, TEST_TOKEN } from '../helpers/app.js';
-import { fromSchema, mutated, resolveRef, weirdString } from './fuzz-arbitraries.js';
+import { fromSchema, mutated, resolveRef, weirdString } from '../helpers/fuzz-arbitraries.js';
 
 /**
  * Property-based fuzzer over the whole route table (fast-check; bodies and parameters from
@@ -32,7 +32,8 @@ const LEAKS: [string, RegExp][] = [
 t.test(`fuzz: ${RUNS} requests over the route table`, async (t) => {
   const d = await fakeDaemon(t, { PINACLED_PORT_RANGE: '41000-41999' });
   for (const img of ['pinacled/base:0.1.0', 'pinacled/nextjs:0.1.0', 'pinacled/mastra:0.1.0']) d.runtime.images.add(img);
-  const routes = routesOf(d.app).filter((r) => !r.websocket);
+  // WebSocket routes included: a plain GET must get its documented answer (426), not hang.
+  const routes = [...routesOf(d.app)];
   t.ok(routes.length >= 10);
   const knownIds: string[] = [];
 
@@ -82,8 +83,14 @@ t.test(`fuzz: ${RUNS} requests over the route table`, async (t) => {
     bodyArbs.set(key, fc.oneof({ weight: 5, arbitrary: valid }, { weight: 3, arbitrary: mutated(valid) }));
     const qs = paramsOf(r.method, r.url).filter((p) => p.in === 'query');
     const shape: Record<string, fc.Arbitrary<unknown>> = {};
-    for (const p of qs) shape[p.name] = fc.oneof({ weight: 4, arbitrary: fromSchema(doc, p.schema) }, { weight: 1, arbitrary: weirdString });
-    queryArbs.set(key, qs.length ? fc.record(shape, { requiredKeys: [] }) : fc.constant({}));
+    for (const p of qs) {
+      // A long-poll's `timeout` (GET /v1/pods/{id}/wait, default 30 s) would make the fuzzer
+      // wait instead of fuzz: keep it at 0-1 s (or garbage).
+      const valid = r.method === 'GET' && p.name === 'timeout' ? fc.integer({ min: 0, max: 1 }) : fromSchema(doc, p.schema);
+      shape[p.name] = fc.oneof({ weight: 4, arbitrary: valid }, { weight: 1, arbitrary: weirdString });
+    }
+    const waits = r.method === 'GET' && qs.some((p) => p.name === 'timeout');
+    queryArbs.set(key, qs.length ? fc.record(shape, { requiredKeys: waits ? ['timeout'] : [] }) : fc.constant({}));
   }
   const pick = <T>(arb: fc.Arbitrary<T>, seed: number): T => fc.sample(arb, { seed, numRuns: 1 })[0]!;
 
@@ -103,7 +110,11 @@ t.test(`fuzz: ${RUNS} requests over the route table`, async (t) => {
       const idValue = 'known' in rq.id ? (knownIds.length ? knownIds[rq.id.known % knownIds.length]! : 'p0000000000000000') : rq.id.raw;
       const path = route.url.replace(/:(\w+)/g, () => encodeURIComponent(idValue));
       const q = new URLSearchParams();
-      for (const [k, v] of Object.entries({ ...pick(queryArbs.get(key)!, rq.querySeed), ...(rq.extraQuery ?? {}) })) {
+      const generated = pick(queryArbs.get(key)!, rq.querySeed);
+      // Extra parameters must not lift a long-poll's timeout back to its 30 s default.
+      const extra = { ...(rq.extraQuery ?? {}) };
+      if ('timeout' in generated) delete extra.timeout;
+      for (const [k, v] of Object.entries({ ...generated, ...extra })) {
         for (const x of [v].flat()) if (x !== undefined) q.append(k, typeof x === 'string' ? x : JSON.stringify(x));
       }
       const url = q.size ? `${path}?${q}` : path;
@@ -121,7 +132,11 @@ t.test(`fuzz: ${RUNS} requests over the route table`, async (t) => {
       if (rq.engineDown) d.runtime.down = true;
       let res;
       try {
-        res = await d.app.inject({ method: route.method as 'GET', url, headers, ...(payload === undefined ? {} : { payload }) });
+        // Every answer is due within 10 s (long-polls run 0-1 s here): a request still open then is a finding.
+        res = await d.app.inject({ method: route.method as 'GET', url, headers, signal: AbortSignal.timeout(10_000), ...(payload === undefined ? {} : { payload }) });
+      } catch (err) {
+        flag('hung', `${route.method} ${url.slice(0, 120)}: no answer within 10 s (${(err as Error).name})`);
+        return true;
       } finally {
         if (rq.engineDown) {
           // Recover fully before the next request: any later 5xx is then a finding.
@@ -176,6 +191,7 @@ t.test(`fuzz: ${RUNS} requests over the route table`, async (t) => {
   t.equal(violations.filter((v) => v.startsWith('5xx')).length, 0, 'no unexpected 5xx');
   t.equal(violations.filter((v) => v.startsWith('contract')).length, 0, 'every answer matches openapi.yaml');
   t.equal(violations.filter((v) => v.startsWith('leak')).length, 0, 'no internals leaked');
+  t.equal(violations.filter((v) => v.startsWith('hung')).length, 0, 'every request answered in time');
   t.ok((statusCounts.get(201) ?? 0) > RUNS / 100, 'the fuzzer reached real work (creates succeeded)');
   t.ok((statusCounts.get(200) ?? 0) > RUNS / 10, 'and real answers');
   t.ok(PUBLIC_ROUTES.size > 0);

@@ -361,7 +361,9 @@ t.test('answers match the contract through a whole scenario, errors included', a
   await call({ url: '/readyz' }, 503);
   d.runtime.runtimes = ['runc', 'runsc'];
   await d.engine.check();
-  // The DELETE that met the engine down left the pod `deleting`; the reconciler finished it.
+  // The DELETE that met the engine down answered 503 and left the pod as it was.
+  await call({ url: `/v1/pods/${bobId}` }, 200);
+  await call({ method: 'DELETE', url: `/v1/pods/${bobId}` }, 204);
   await call({ url: `/v1/pods/${bobId}` }, 404, 'PINACLED_ERR_POD_NOT_FOUND');
   await call({ method: 'DELETE', url: `/v1/pods/${once.id}` }, 204);
   await call({ url: '/v1/pods' }, 200);
