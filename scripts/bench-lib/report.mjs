@@ -66,7 +66,8 @@ export function measurementRows(r) {
   const sc = r.scale;
   if (sc?.scrape?.[5]) {
     for (const n of [5, 30]) {
-      if (sc.scrape[n]) rows.push(['4 metrics', `/metrics, ${n} running pods, ms`, `${msFine(sc.scrape[n].ms)}, ${sc.scrape[n].series} series`, n === 30 ? 'vs 5 pods (p95)' : '-', n === 30 ? f(ratio(sc.scrape[30].ms.p95, sc.scrape[5].ms.p95), 2) : '-']);
+      const cpu = sc.scrape[n]?.daemonCpuMsPerScrape;
+      if (sc.scrape[n]) rows.push(['4 metrics', `/metrics, ${n} running pods, ms`, `${msFine(sc.scrape[n].ms)}, ${sc.scrape[n].series} series${cpu == null ? '' : `, CPU ${f(cpu, 2)} ms/scrape`}`, n === 30 ? 'vs 5 pods (p95)' : '-', n === 30 ? f(ratio(sc.scrape[30].ms.p95, sc.scrape[5].ms.p95), 2) : '-']);
     }
   }
   const lg = r.logs;
@@ -122,6 +123,7 @@ export const NOTES = [
   'The read daemons hold 10 or 1,000 pod rows without containers and run with PINACLED_RECONCILE_INTERVAL_S=3600: each reconcile pass inspects every row whose container is missing, a cost real pods (whose containers exist) do not have; the first pass still runs before the daemon reports ready ("start to ready").',
   'Reads are wrk runs (1 thread, 8 keep-alive connections) interleaved round by round with the bare Fastify process; rps and p99 are medians over the rounds. The bare route serves the same pod JSON the daemon returns.',
   'Log throughput reads the whole stored log of a pod that printed N lines (alternating stdout/stderr) and exited, through the WebSocket (one JSON message per line) and through dockerode follow (frames demuxed, lines split); both clients run on the same machine.',
+  '/metrics: sequential scrapes 50 ms apart over one keep-alive connection, after the stats collector has sampled every pod; "CPU ms/scrape" is the daemon\'s own CPU time over the series divided by the scrapes (it includes the collector\'s background passes of those seconds, but not other processes\' load, which inflates wall-time p95 on a shared machine).',
   'Idle CPU is the daemon\'s user+system time over the window (% of one core); RSS is the largest 1 s sample in the window (/proc/<pid>/status VmRSS; MB here are 2^20 bytes).',
   'Section 7 compares runtimes, not pinacled: both columns are raw pods with pinacled\'s create body, "pinacled" holding runsc and "baseline" runc. Where the engine\'s own RLIMIT_NOFILE is below pinacled\'s 65536, runc cannot start such a pod at all, so the runc pods get the engine\'s limit (sandbox.runcNofile in the JSON).',
   'The machine is shared: the load average at the start of each section is in the JSON (loadAtSectionStart); read rounds that ran under a burst of outside load show as outliers in the per-round figures.',

@@ -40,7 +40,9 @@ export const envSchema = z
     PINACLED_BODY_LIMIT: z.coerce.number().int().min(1024).default(256 * 1024),
     PINACLED_IDEMPOTENCY_TTL_S: z.coerce.number().int().min(60).default(24 * 3600),
     PINACLED_LOG_LINE_MAX_BYTES: z.coerce.number().int().min(256).max(1024 * 1024).default(16 * 1024),
-    PINACLED_WS_MAX_BUFFER_BYTES: z.coerce.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
+    // At least 1 MiB: the send buffer also counts what was written in the current tick, and one
+    // engine chunk of short lines becomes ~100 KiB of frames.
+    PINACLED_WS_MAX_BUFFER_BYTES: z.coerce.number().int().min(1024 * 1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
     PINACLED_EVENTS_MAX_AGE_S: z.coerce.number().int().min(60).default(30 * 24 * 3600),
     PINACLED_EVENTS_MAX_COUNT: z.coerce.number().int().min(100).default(100_000),
     PINACLED_EVENTS_PRUNE_INTERVAL_S: z.coerce.number().int().min(1).max(86400).default(3600),
