@@ -61,6 +61,8 @@ export class LogSession {
   #cut: LiveCut | undefined;
   #closed = false;
   #overflowed = false;
+  #resyncLogged = false;
+  #resolveRun: (() => void) | undefined;
 
   constructor(d: SessionDeps, t: LogTarget, req: LogRequest) {
     this.#d = d;
@@ -116,17 +118,15 @@ export class LogSession {
     this.#queue = [];
     this.#queuedBytes = 0;
     for (const l of queued) this.#deliverLive(l);
-    if (this.#cut.resynced) this.#d.log.warn({ podId: this.#t.podId }, 'log follower could not find the end of its backlog in the live stream; resynced by time');
     if (this.#liveEnd) {
       this.close();
       sink.end(this.#liveEnd);
       return;
     }
+    if (this.#closed) return;
     // From here the hub calls #onLive/#onLiveEnd directly until the stream or the client ends.
     await new Promise<void>((resolve) => (this.#resolveRun = resolve));
   }
-
-  #resolveRun: (() => void) | undefined;
 
   close(): void {
     if (this.#closed) return;
@@ -211,6 +211,10 @@ export class LogSession {
     const sink = this.#sink!;
     if (sink.closed) return this.close();
     if (this.#cut!.admit(l) && matches(l, this.#req)) sink.send(l);
+    if (this.#cut!.resynced && !this.#resyncLogged) {
+      this.#resyncLogged = true;
+      this.#d.log.warn({ podId: this.#t.podId }, 'log follower did not find the end of its backlog in the live stream; resynced by time');
+    }
   }
 
   #onLiveEnd(reason: EndReason): void {

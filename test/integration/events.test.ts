@@ -37,7 +37,11 @@ t.test('an OOM produces an oom-killed event', async (t) => {
   const d = await realDaemon(t);
   // Writes outside volumes live in sandbox memory under runsc (HOST-NOTES): 200 MB in a 64 MB pod.
   const pod = await createPod(d, 'oom', 'sleep 2; dd if=/dev/zero of=/tmp/fill bs=1M count=200; sleep 3600', { resources: { memoryMb: 64 } });
-  const ev = await eventually(async () => (await eventsOf(d, `?podId=${pod.id}`)).find((e) => e.type === 'oom-killed'), 60_000, 200);
+  const ev = await eventually(async () => (await eventsOf(d, `?podId=${pod.id}`)).find((e) => e.type === 'oom-killed'), 60_000, 200).catch(async (err) => {
+    t.comment(JSON.stringify(await eventsOf(d, `?podId=${pod.id}`)));
+    t.comment(await docker('inspect', '-f', '{{json .State}} {{.HostConfig.Memory}} {{json .HostConfig.Tmpfs}} {{.HostConfig.ReadonlyRootfs}}', pod.container));
+    throw err;
+  });
   t.equal(ev.details.oomKilled, true);
   const got = await d.request('GET', `/v1/pods/${pod.id}`);
   t.equal(got.body.state, 'stopped');

@@ -110,6 +110,11 @@ t.test('100,000 lines alternating stdout/stderr: every line once, in order, with
 t.test('tail, since, until, timestamps and stream return what docker logs returns', async (t) => {
   const d = await realDaemon(t);
   const pod = await createPod(d, 'query', 'i=1; while [ $i -le 60 ]; do echo out$i; echo err$i >&2; i=$((i+1)); done; sleep 3600');
+  t.same(
+    JSON.parse(await docker('inspect', '-f', '{{json .HostConfig.LogConfig}}', pod.container)),
+    { Type: 'json-file', Config: { 'max-file': '3', 'max-size': '10m' } },
+    'json-file driver with size rotation (PINACLED_LOG_MAX_SIZE x PINACLED_LOG_MAX_FILE defaults)',
+  );
   await eventually(async () => (await dockerLogs(pod.container, '')).trimEnd().split('\n').length === 120, 20_000, 100);
   const all = (await dockerLogs(pod.container, '-t')).trimEnd().split('\n');
   const mid = all[50]!.split(' ')[0]!;
