@@ -16,6 +16,7 @@ import { cleanupBench } from './engine.mjs';
 import { probeBaseline } from './fairness.mjs';
 import { ROOT, createBody, shortId } from './fixtures.mjs';
 import { closeAgent } from './http.mjs';
+import { acquireLock } from './lock.mjs';
 import { describeMachine, loadNow } from './machine.mjs';
 import { NOTES, TARGET_HEAD, evaluateTargets, measurementRows, resultsMarkdown, targetRows, textTable } from './report.mjs';
 
@@ -70,6 +71,14 @@ async function main() {
     process.exit(64);
   }
   if (opts.profile) profiling.profileDir = opts.profile;
+  let releaseLock;
+  try {
+    releaseLock = acquireLock();
+  } catch (err) {
+    console.error(`bench: ${err.message}`);
+    process.exit(75); // EX_TEMPFAIL
+  }
+  process.once('exit', releaseLock);
   const startedAt = new Date();
   const log = (m) => console.log(m);
   const progress = (i, n, label = '') => {

@@ -178,11 +178,14 @@ t.test('collector accuracy, /metrics and scrape cost against real runsc pods', a
     // the cgroup's own counter read by the test over the same span as the reference.
     await sleep(2 * INTERVAL_S * 1000);
     const readings: number[] = [];
+    const percents: number[] = [];
     const cgA = Number(cgroupFile(cpu.containerId, 'cpuacct', 'cpuacct.usage'));
     const tA = performance.now();
     for (let i = 0; i < 5; i++) {
       await sleep(INTERVAL_S * 1000);
-      readings.push((await stats(cpu.id)).cpuCores);
+      const sample = await stats(cpu.id);
+      readings.push(sample.cpuCores);
+      percents.push(sample.cpuPercent);
     }
     const truth = (Number(cgroupFile(cpu.containerId, 'cpuacct', 'cpuacct.usage')) - cgA) / 1e9 / ((performance.now() - tA) / 1000);
     const c = await stats(cpu.id);
@@ -190,9 +193,12 @@ t.test('collector accuracy, /metrics and scrape cost against real runsc pods', a
     t.comment(`busy pod under 0.5 CPU: cpuCores readings ${readings.join(', ')} (median ${median(readings)}), cgroup over the same ${INTERVAL_S * 5} s: ${truth.toFixed(3)}; cpuPercent ${c.cpuPercent}; host load ${load}`);
     t.ok(Math.abs(median(readings) - truth) <= 0.05, 'the collector agrees with the cgroup counter');
     t.equal(c.cpuLimitCores, 0.5);
+    t.ok(Math.abs(c.cpuPercent - (c.cpuCores / 0.5) * 100) < 0.5, 'cpuPercent is cpuCores as a share of the limit');
     if (truth >= 0.4) {
       t.ok(median(readings) >= 0.4 && median(readings) <= 0.6, '0.5 cores +-20%');
-      t.ok(c.cpuPercent >= 80 && c.cpuPercent <= 120, 'about 100 % of its limit');
+      // Judged on the median like the cores: one sample of a throttled loop on a loaded host
+      // can land far from the limit.
+      t.ok(median(percents) >= 80 && median(percents) <= 120, `about 100 % of its limit (median of ${percents.join(', ')})`);
     } else {
       // Two cores shared with other test runs: the kernel itself gave the pod less than its
       // limit, and the reading must say so (checked above) rather than show the limit.
@@ -208,7 +214,18 @@ t.test('collector accuracy, /metrics and scrape cost against real runsc pods', a
     t.equal(i1.oomKills, 0);
 
     // Network: 1 MB served from the pod through its published port.
-    const body = await (await fetch(`http://127.0.0.1:${idle.ports[0]!.hostPort}/`, { signal: AbortSignal.timeout(10_000) })).arrayBuffer();
+    // The transfer only generates traffic for the counters under test; busybox httpd behind
+    // docker-proxy has been seen to cut a transfer short on a loaded host (content-length
+    // mismatch), so a cut transfer is retried (its bytes still count on both sides).
+    let body: ArrayBuffer | undefined;
+    for (let attempt = 1; !body; attempt++) {
+      try {
+        body = await (await fetch(`http://127.0.0.1:${idle.ports[0]!.hostPort}/`, { signal: AbortSignal.timeout(10_000) })).arrayBuffer();
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        t.comment(`download attempt ${attempt} cut short: ${String((err as Error).cause ?? err)}`);
+      }
+    }
     t.equal(body.byteLength, 1024 * 1024, 'downloaded 1 MB from the pod');
     const n = await eventually(async () => {
       const s = await stats(idle.id);
