@@ -101,8 +101,11 @@ start_dockerd() {
     systemctl start docker
   else
     say "starting dockerd (no init system manages it; log: $DOCKERD_LOG)"
+    # docker.service runs dockerd with LimitNOFILE=infinity; do the same, or runc refuses
+    # containers whose nofile ulimit exceeds dockerd's own hard limit.
     # setsid: dockerd must not die with this shell or receive its terminal's signals.
-    setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
+    (ulimit -Hn 1048576 2>/dev/null && ulimit -Sn 1048576 2>/dev/null
+     exec setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null) &
   fi
   local i
   for i in $(seq 1 120); do
@@ -169,6 +172,7 @@ cleanup_orphan_runsc_tasks() {
 _runsc_probe() {
   local name="pinacled-runsc-probe-$$"
   local out rc=0
+  # On the default bridge, as pods with a network: netstack's failure shows only with one.
   out=$(timeout 60 docker run --rm --name "$name" --runtime=runsc --label dev.pinacle.probe=true \
     "$TEST_IMAGE" uname -r 2>&1) || rc=$?
   docker rm -f "$name" >/dev/null 2>&1 || true

@@ -204,12 +204,13 @@ export class Reconciler extends EventEmitter {
       return;
     }
     if (!c) {
+      // Already recorded as gone: nothing to repair, and no inspect per pass for such pods
+      // (a host with many of them would otherwise pay one engine call each, every pass).
+      if (pod.state === 'failed' && pod.error?.code === 'CONTAINER_GONE') return;
       // The list was taken before the lock: confirm with an inspect before calling it gone.
       if (await this.#engineCall(() => this.#o.runtime.inspectContainer(pod.containerName))) return;
-      if (pod.state !== 'failed' || pod.error?.code !== 'CONTAINER_GONE') {
-        service.markGone(pod.id);
-        repair('container_gone', pod.id, `was ${pod.state}`);
-      }
+      service.markGone(pod.id);
+      repair('container_gone', pod.id, `was ${pod.state}`);
       return;
     }
     // The list's status is enough to see agreement; inspect only to repair.
