@@ -60,9 +60,26 @@ export class EngineMonitor extends EventEmitter {
     return this.#health;
   }
 
+  /** When the engine last came back after this process saw it down (undefined: never down). */
+  #recoveredAt: number | undefined;
+  #sawDown = false;
+
+  /**
+   * True while the engine is down or came back less than `windowMs` ago. A dockerd that has just
+   * restarted answers some calls with 500s while it restores its networks and containerd
+   * (seen under load in the engine-restart test); such answers are the engine still starting
+   * (503, retry), not a rejected operation (502).
+   */
+  settling(windowMs = 30_000): boolean {
+    if (!this.#health.reachable) return true;
+    return this.#recoveredAt !== undefined && Date.now() - this.#recoveredAt < windowMs;
+  }
+
   #set(next: EngineHealth, err: unknown): void {
     const was = this.#health.reachable;
     this.#health = next;
+    if (was && !next.reachable) this.#sawDown = true;
+    if (!was && next.reachable && this.#sawDown) this.#recoveredAt = Date.now();
     // After stop() nobody may react any more (the store may be closed).
     if (this.#stopped || was === next.reachable) return;
     if (next.reachable) {

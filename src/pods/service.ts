@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { CreatePodInput } from '../api/schemas.js';
 import { PinacledError, isPinacledError } from '../errors.js';
-import { EngineConflictError, EngineUnavailableError, withoutValues } from '../runtime/errors.js';
+import { EngineConflictError, EngineError, EngineUnavailableError, withoutValues } from '../runtime/errors.js';
 import type { ContainerRuntime, ContainerStatus } from '../runtime/types.js';
 import { NameTakenError, PortsExhaustedError, type PodPatch, type PodsRepo } from '../store/pods-repo.js';
 import type { EngineMonitor } from './engine-monitor.js';
@@ -114,6 +114,9 @@ export class PodService extends EventEmitter {
     try {
       return await fn();
     } catch (err) {
+      if (err instanceof EngineError && (err.engineStatus ?? 0) >= 500 && this.#o.engine.settling()) {
+        throw new EngineUnavailableError(`engine answered ${err.engineStatus} while it was settling after an outage: ${err.detailForLogs}`, err);
+      }
       if (err instanceof EngineUnavailableError) this.#o.engine.reportFailure(err);
       throw err;
     }

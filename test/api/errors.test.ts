@@ -121,3 +121,25 @@ t.test('fail closed without the sandbox runtime, unless explicitly allowed', asy
   t.equal(ok.json().sandboxed, false);
   t.equal(ok.json().runtime, 'runc');
 });
+
+t.test('engine 500s right after an outage are the engine settling: 503, later 502', async (t) => {
+  const d = await fakeDaemon(t);
+  const { EngineError } = await import('../../src/runtime/errors.js');
+  d.runtime.failNext('createContainer', new EngineError('container create: HTTP 500: kaput', 500));
+  const before = await d.app.inject({ method: 'POST', url: '/v1/pods', headers: auth, payload: custom });
+  t.equal(before.statusCode, 502, 'no outage seen: the engine rejected the operation');
+  d.runtime.down = true;
+  await d.engine.check();
+  d.runtime.down = false;
+  await d.engine.check();
+  t.ok(d.engine.settling(), 'the engine came back just now');
+  d.runtime.failNext('createContainer', new EngineError('container create: HTTP 500: kaput', 500));
+  const after = await d.app.inject({ method: 'POST', url: '/v1/pods', headers: auth, payload: custom });
+  t.equal(after.statusCode, 503);
+  t.equal(after.json().code, 'PINACLED_ERR_ENGINE_UNAVAILABLE');
+  t.notOk(d.engine.settling(0), 'the window closes');
+  d.runtime.failNext('createContainer', new EngineError('container create: HTTP 400: bad', 400));
+  const client = await d.app.inject({ method: 'POST', url: '/v1/pods', headers: auth, payload: custom });
+  t.equal(client.statusCode, 502, 'a 4xx from the engine is never read as settling');
+  t.equal((await d.app.inject({ method: 'POST', url: '/v1/pods', headers: auth, payload: custom })).statusCode, 201);
+});

@@ -201,7 +201,9 @@ t.test('private engine', async (t) => {
             acked.set(r.body.id, pendingCreate.name);
             pendingCreate = undefined;
           } else if (r.status !== 503 && r.status !== 0 && r.status !== 409) {
-            t.fail(`create answered ${r.status}: ${JSON.stringify(r.body)}`);
+            // The daemon's log says what the engine answered (clients only get the code).
+            const why = d.output().split('\n').filter((l) => l.includes('request failed')).slice(-2).join('\n');
+            t.fail(`create answered ${r.status}: ${JSON.stringify(r.body)}\n${why}`);
             pendingCreate = undefined;
           }
         }
