@@ -1,9 +1,10 @@
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { callerKey, makeAuthHook, TokenChecker } from './api/auth.js';
+import { callerKey, refuseUnauthenticated, TokenChecker } from './api/auth.js';
 import { clientErrorHandler, frameworkErrorHandler } from './api/client-errors.js';
-import { makeRateLimitHook, TokenBuckets } from './api/rate-limit.js';
+import { rateLimiter, TokenBuckets } from './api/rate-limit.js';
+import { requestObserver } from './metrics/http.js';
 import type { HttpsOptions } from './api/tls.js';
 import { installProblemHandlers, problemOf, sendProblem } from './api/problem.js';
 import { eventRoutes } from './api/routes/events.js';
@@ -132,18 +133,15 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (req, reply) => {
-    if (!closing) return;
-    reply.header('connection', 'close');
-    return sendProblem(reply, problemOf('PINACLED_ERR_NOT_READY', 'The daemon is shutting down; retry shortly', undefined, req.url.split('?')[0]));
-  });
   // Requests in flight when the close began (creates) finish; their answers then end the
   // connection. Otherwise a keep-alive connection that was busy at the start of the close
   // stays open, idle, and server.close() waits for it until the keep-alive timeout (the grace
   // period of SIGTERM runs out first: exit 1).
-  app.addHook('onSend', async (_req, reply, payload) => {
+  // Hooks that run on every request are callback-style, not async: each async hook costs a
+  // promise and a microtask turn per request (issue 8: GET /v1/pods/{id} against bare Fastify).
+  app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
   // JSON only: a text/plain body is a 415, not a string the schemas then reject.
   app.removeContentTypeParser('text/plain');
@@ -157,23 +155,32 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     return jsonParser(req, body as string, done);
   });
 
+  // The gate every request passes, in order: shutting down (503), authentication (401), rate
+  // limit (429; after authentication, so only valid tokens get a bucket). Each answers the
+  // request itself and then ends the chain (no done()).
   const checker = new TokenChecker(d.tokens);
-  const auth = makeAuthHook(checker);
   const metricsChecker = d.metricsToken ? new TokenChecker([d.metricsToken]) : checker;
-  const metricsAuth = makeAuthHook(metricsChecker);
-  app.addHook('onRequest', async (req, reply) => {
-    const route = req.routeOptions.url;
-    if (route && PUBLIC_ROUTES.has(route)) return;
-    if (route === '/metrics') return metricsAuth(req, reply);
-    return auth(req, reply);
-  });
-  // After authentication: only valid tokens get a bucket.
   const buckets = new TokenBuckets(d.rateLimit ?? { perMinute: 0, burst: 1 });
-  app.addHook('onRequest', makeRateLimitHook(buckets, callerKey));
-  app.addHook('onResponse', async (req, reply) => {
+  const rateLimit = rateLimiter(buckets, callerKey);
+  app.addHook('onRequest', (req, reply, done) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      sendProblem(reply, problemOf('PINACLED_ERR_NOT_READY', 'The daemon is shutting down; retry shortly', undefined, req.url.split('?')[0]));
+      return;
+    }
+    const route = req.routeOptions.url;
+    if (!route || !PUBLIC_ROUTES.has(route)) {
+      if (refuseUnauthenticated(route === '/metrics' ? metricsChecker : checker, req, reply)) return;
+      if (rateLimit(req, reply)) return;
+    }
+    done();
+  });
+  const observe = requestObserver(d.metrics.httpRequests);
+  app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
-    d.metrics.httpRequests.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    observe(req.method, route, reply.statusCode, reply.elapsedTime / 1000);
     req.log.debug({ method: req.method, route, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    done();
   });
 
   if (d.idempotency) idempotencyHooks(app, d.idempotency);

@@ -209,6 +209,7 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
   // an operator must be able to ask /readyz why it is not ready.
   void reconciler.start();
   collector.start();
+  let closing: Promise<void> | undefined;
   return {
     app,
     service,
@@ -218,21 +219,26 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     firewall,
     events,
     logs,
-    async close() {
-      // Stop accepting first; requests in flight (creates) finish or roll back, waits end with
-      // 503. Then background work, each waiting for what it has in flight, then the store.
-      // Containers are never touched: running pods keep running. Log followers get their
-      // final message (reason shutdown) before the server closes their sockets.
-      logs.close();
-      pruner.stop();
-      await app.close();
-      await collector.stop();
-      await reconciler.stop();
-      await watcher.stop();
-      idempotency.stop();
-      engine.stop();
-      firewall?.stop();
-      db.close();
+    close() {
+      // Once: a second SIGTERM (or a test's teardown after its own close) waits for the first.
+      closing ??= closeAll();
+      return closing;
     },
   };
+  async function closeAll(): Promise<void> {
+    // Stop accepting first; requests in flight (creates) finish or roll back, waits end with
+    // 503. Then background work, each waiting for what it has in flight, then the store.
+    // Containers are never touched: running pods keep running. Log followers get their
+    // final message (reason shutdown) before the server closes their sockets.
+    logs.close();
+    pruner.stop();
+    await app.close();
+    await collector.stop();
+    await reconciler.stop();
+    await watcher.stop();
+    idempotency.stop();
+    engine.stop();
+    firewall?.stop();
+    db.close();
+  }
 }

@@ -128,7 +128,7 @@ export async function startDaemon({ seed = 0, env = {}, nodeArgs = [], name = 'p
     async stop({ deletePods = true } = {}) {
       if (proc.exitCode === null && proc.signalCode === null) {
         if (deletePods) {
-          const list = await d.req('GET', '/v1/pods').catch(() => undefined);
+          const list = await d.req('GET', '/v1/pods?limit=1000').catch(() => undefined);
           const pods = (list?.json?.items ?? []).filter((p) => p.containerId);
           await pool(pods.length, 4, (i) => d.deletePod(pods[i].id, 2).catch(() => undefined));
         }

@@ -42,10 +42,10 @@ export function callerKey(req: FastifyRequest): string | undefined {
   return token ? digest(token).toString('hex') : undefined;
 }
 
-export function makeAuthHook(checker: TokenChecker) {
-  return async (req: FastifyRequest, reply: FastifyReply) => {
-    if (checker.matches(TokenChecker.fromRequest(req))) return;
-    reply.header('www-authenticate', 'Bearer realm="pinacled"');
-    return sendProblem(reply, problemOf('PINACLED_ERR_UNAUTHORIZED', 'Send Authorization: Bearer <token>', undefined, req.url.split('?')[0]));
-  };
+/** Answers 401 unless the request carries one of `checker`'s tokens; true when it answered. */
+export function refuseUnauthenticated(checker: TokenChecker, req: FastifyRequest, reply: FastifyReply): boolean {
+  if (checker.matches(TokenChecker.fromRequest(req))) return false;
+  reply.header('www-authenticate', 'Bearer realm="pinacled"');
+  sendProblem(reply, problemOf('PINACLED_ERR_UNAUTHORIZED', 'Send Authorization: Bearer <token>', undefined, req.url.split('?')[0]));
+  return true;
 }

@@ -51,14 +51,16 @@ export class TokenBuckets {
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** onRequest hook (after auth): 429 with Retry-After once a token's bucket is empty. */
-export function makeRateLimitHook(buckets: TokenBuckets, keyOf: (req: FastifyRequest) => string | undefined) {
-  return async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!buckets.enabled || !MUTATING.has(req.method)) return;
+/** A check that answers 429 (with Retry-After) when the caller is over its limit; true when it answered. */
+export function rateLimiter(buckets: TokenBuckets, keyOf: (req: FastifyRequest) => string | undefined) {
+  return (req: FastifyRequest, reply: FastifyReply): boolean => {
+    if (!buckets.enabled || !MUTATING.has(req.method)) return false;
     const key = keyOf(req);
-    if (key === undefined) return;
+    if (key === undefined) return false;
     const wait = buckets.take(key);
-    if (wait === 0) return;
+    if (wait === 0) return false;
     reply.header('retry-after', String(wait));
-    return sendProblem(reply, problemOf('PINACLED_ERR_RATE_LIMITED', `Too many changes with this token; retry in ${wait} s`, undefined, req.url.split('?')[0]));
+    sendProblem(reply, problemOf('PINACLED_ERR_RATE_LIMITED', `Too many changes with this token; retry in ${wait} s`, undefined, req.url.split('?')[0]));
+    return true;
   };
 }

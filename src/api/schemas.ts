@@ -62,10 +62,41 @@ export type CreatePodInput = z.output<typeof createPodSchema>;
 
 export const podIdParams = z.strictObject({ id: z.string().min(1).max(64) });
 
+/** Pods per page of GET /v1/pods: a page's cost must not grow with the pods a host holds. */
+export const PODS_PAGE_DEFAULT = 100;
+export const PODS_PAGE_MAX = 1000;
+
+/**
+ * A GET /v1/pods cursor: the sort key (createdAt, id) of the last pod of a page, base64url.
+ * Opaque to clients; keyed, not positional, so deletes between pages skip or repeat nothing.
+ */
+export function encodePodCursor(k: { createdAt: string; id: string }): string {
+  return Buffer.from(`${k.createdAt} ${k.id}`).toString('base64url');
+}
+const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z) ([a-z0-9]{1,64})$/;
+const podCursor = z
+  .string()
+  .max(200)
+  .transform((s, ctx) => {
+    const m = /^[A-Za-z0-9_-]+$/.test(s) ? CURSOR.exec(Buffer.from(s, 'base64url').toString()) : null;
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: "is not a cursor this API gave out (pass the previous page's `next`)" });
+      return z.NEVER;
+    }
+    return { createdAt: m[1]!, id: m[2]! };
+  });
+
 export const listPodsQuery = z.strictObject({
   state: z.enum(POD_STATES).optional(),
   /** `key=value` or `key` (presence); repeatable. */
   label: z.union([z.string(), z.array(z.string())]).optional(),
+  limit: z
+    .string()
+    .regex(/^\d{1,4}$/, 'must be a number')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(PODS_PAGE_MAX))
+    .optional(),
+  after: podCursor.optional(),
 });
 
 /** Seconds as a query string: digits only (an empty `?timeout=` is a 400, not 0). */

@@ -24,3 +24,35 @@ export function podView(p: Pod) {
     error: p.error,
   };
 }
+
+/**
+ * podView as UTF-8 JSON bytes, cached per pod object. The repo's pods are frozen and replaced on
+ * every change (store/pods-repo.ts), so identity is a correct cache key: each version of a pod
+ * is serialized once, not once per read. Bytes rather than a string: a list page is then one
+ * Buffer.concat (a memcpy), with no UTF-8 length scan or encoding per request (issue 8:
+ * measured 4x cheaper for a 100-pod page than joining strings). WeakMap: a replaced pod's
+ * bytes go with it.
+ */
+const jsonOf = new WeakMap<Pod, Buffer>();
+export function podJson(p: Pod): Buffer {
+  let b = jsonOf.get(p);
+  if (b === undefined) {
+    b = Buffer.from(JSON.stringify(podView(p)));
+    if (Object.isFrozen(p)) jsonOf.set(p, b);
+  }
+  return b;
+}
+
+const LIST_OPEN = Buffer.from('{"items":[');
+const COMMA = Buffer.from(',');
+
+/** A GET /v1/pods page as JSON bytes (openapi.yaml `PodList`), from the cached pods' bytes. */
+export function podListJson(items: readonly Pod[], next: string | null): Buffer {
+  const parts: Buffer[] = [LIST_OPEN];
+  items.forEach((p, i) => {
+    if (i > 0) parts.push(COMMA);
+    parts.push(podJson(p));
+  });
+  parts.push(Buffer.from(`],"next":${JSON.stringify(next)}}`));
+  return Buffer.concat(parts);
+}

@@ -29,7 +29,7 @@ const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
 const KEPT_HEADERS = ['content-type', 'location'];
 
 /**
- * Idempotency-Key as hooks around the routes in IDEMPOTENT_ROUTES, so the routes stay thin:
+ * Idempotency-Key as hooks on the routes in IDEMPOTENT_ROUTES, so the routes stay thin:
  * preHandler (after auth and body parsing) decides run / replay / 409 / 422, onSend records the
  * answer. Requests without the header are untouched.
  */
@@ -37,9 +37,8 @@ export function idempotencyHooks(app: FastifyInstance, idem: Idempotency): void 
   app.decorateRequest('idempotencyKey', null);
   app.decorateRequest('podIntent', undefined);
 
-  app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
+  const preHandler = async (req: FastifyRequest, reply: FastifyReply) => {
     const route = `${req.method} ${req.routeOptions.url ?? ''}`;
-    if (!IDEMPOTENT_ROUTES.has(route)) return;
     const raw = req.headers[IDEMPOTENCY_HEADER];
     if (raw === undefined) return;
     if (typeof raw !== 'string' || !KEY_FORMAT.test(raw)) {
@@ -56,9 +55,9 @@ export function idempotencyHooks(app: FastifyInstance, idem: Idempotency): void 
     }
     req.idempotencyKey = raw;
     if (route === 'POST /v1/pods') req.podIntent = (id, secretKeys) => idem.noteIntent(raw, id, secretKeys);
-  });
+  };
 
-  app.addHook('onSend', async (req, reply, payload) => {
+  const onSend = async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     const key = req.idempotencyKey;
     if (key) {
       req.idempotencyKey = null;
@@ -70,6 +69,14 @@ export function idempotencyHooks(app: FastifyInstance, idem: Idempotency): void 
       idem.finish(key, reply.statusCode, headers, bodyText(payload));
     }
     return payload;
+  };
+
+  // Only the routes that honour the header carry the hooks: reads pay nothing for them.
+  app.addHook('onRoute', (r) => {
+    const methods = [r.method].flat();
+    if (!methods.some((m) => IDEMPOTENT_ROUTES.has(`${m} ${r.url}`))) return;
+    r.preHandler = [...[r.preHandler ?? []].flat(), preHandler] as typeof r.preHandler;
+    r.onSend = [...[r.onSend ?? []].flat(), onSend] as typeof r.onSend;
   });
 }
 

@@ -163,7 +163,7 @@ export class Reconciler extends EventEmitter {
     // Engine first, store second: a pod created between the two reads has a row (so its
     // container is never taken for a stray) and its lock is held anyway.
     const [containers, volumes] = await this.#engineCall(() => Promise.all([runtime.listContainers(MANAGED_FILTER), runtime.listVolumes(MANAGED_FILTER)]));
-    // An unreadable store throws here and the pass removes nothing.
+    // The repo's memory holds exactly what the store committed (store/pods-repo.ts).
     const pods = repo.list();
     const byName = new Map(containers.map((c) => [c.name, c]));
 
@@ -325,7 +325,7 @@ export class Reconciler extends EventEmitter {
 /** Pods repaired at the same time in one pass. */
 const POD_CONCURRENCY = 4;
 
-async function eachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < items.length) await fn(items[next++]!);

@@ -8,6 +8,7 @@ import type { ContainerRuntime, ContainerStatus } from '../runtime/types.js';
 import { NameTakenError, PortsExhaustedError, type PodPatch, type PodsRepo } from '../store/pods-repo.js';
 import type { EngineMonitor } from './engine-monitor.js';
 import { listeningPorts } from './host-ports.js';
+import { firstAfter, matches, type ListFilter, type PodKey } from './list.js';
 import { containerNameFor, newPodId, volumeNameFor } from './ids.js';
 import { LABEL } from './labels.js';
 import type { PodLocks } from './locks.js';
@@ -59,10 +60,7 @@ export interface CreateResult {
   secrets: Record<string, string>;
 }
 
-export interface ListFilter {
-  state?: PodState | undefined;
-  labels?: { key: string; value: string | undefined }[];
-}
+export type { ListFilter, PodKey } from './list.js';
 
 export const STORE_ID_LABEL = 'dev.pinacle.store-id';
 
@@ -142,12 +140,28 @@ export class PodService extends EventEmitter {
   }
 
   list(filter: ListFilter = {}): Pod[] {
-    return this.#o.repo.list().filter(
-      (p) =>
-        (!filter.state || p.state === filter.state) &&
-        (filter.labels ?? []).every((l) => (l.value === undefined ? l.key in p.labels : p.labels[l.key] === l.value)),
-    );
+    return this.#o.repo.list().filter((p) => matches(p, filter));
   }
+
+  /**
+   * One page of the pods matching `filter`, in list order (creation time, then id): at most
+   * `limit` pods after the position `after` (a pod's sort key; that pod may be gone since).
+   * `more` is true when matching pods follow the page. Finding the start is a binary search,
+   * so a page costs the same at 10 pods and at 10,000.
+   */
+  page(filter: ListFilter, after: PodKey | undefined, limit: number): { items: Pod[]; more: boolean } {
+    const all = this.#o.repo.list();
+    let i = after ? firstAfter(all, after) : 0;
+    const items: Pod[] = [];
+    for (; i < all.length; i++) {
+      const p = all[i]!;
+      if (!matches(p, filter)) continue;
+      if (items.length === limit) return { items, more: true };
+      items.push(p);
+    }
+    return { items, more: false };
+  }
+
 
   /**
    * `hooks.onIntent` is called once the pod's row is committed, before the engine is touched

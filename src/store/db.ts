@@ -13,6 +13,13 @@ export class StoreOpenError extends Error {
 /**
  * Opens (creating if needed) the SQLite file in dataDir, checks its integrity and migrates it.
  * WAL + synchronous=FULL: writes are rare and an acknowledged pod must survive a power cut.
+ *
+ * locking_mode=EXCLUSIVE: this connection holds the file's lock until it closes (or the process
+ * dies: the kernel drops POSIX locks with the process, so kill -9 leaves no stale lock). One
+ * daemon per data dir is what the rest relies on: the pods repo serves reads from memory
+ * (store/pods-repo.ts), which is only true while nobody else writes the file. A second daemon
+ * on the same dir fails to start with a clear message instead of diverging silently. The
+ * price: `sqlite3 pinacled.db` cannot read the file while the daemon runs (the API can).
  */
 export function openDb(dataDir: string, file = 'pinacled.db'): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -20,14 +27,24 @@ export function openDb(dataDir: string, file = 'pinacled.db'): Db {
   let db: Db;
   try {
     db = new Database(path);
+    // A daemon restarted while the old one still closes waits for its lock up to 5 s.
+    db.pragma('busy_timeout = 5000');
+    // Before journal_mode: in exclusive mode the WAL index lives in heap memory (no -shm file).
+    db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
-    db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
     const check = db.pragma('quick_check', { simple: true });
     if (check !== 'ok') throw new Error(`quick_check: ${String(check)}`);
   } catch (err) {
     const code = String((err as { code?: string }).code ?? '');
+    if (code.startsWith('SQLITE_BUSY')) {
+      db!.close();
+      throw new StoreOpenError(
+        `the state database ${path} is held by another process (${code}): another pinacled runs on ${dataDir}; ` +
+          'stop it, or give this one its own PINACLED_DATA_DIR',
+      );
+    }
     if (/^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|PERM|BUSY)/.test(code)) {
       throw new StoreOpenError(`the state database ${path} cannot be opened (${code}: ${(err as Error).message}); check the disk and permissions of ${dataDir}`);
     }

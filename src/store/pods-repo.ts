@@ -71,9 +71,25 @@ export interface PortRequest {
   containerPort: number;
 }
 
+/**
+ * The pods table, with every row also held in memory (write-through).
+ *
+ * Reads (GET /v1/pods, /v1/pods/{id}, the reconciler, the watcher) are served from the map:
+ * no SQLite call and no JSON.parse per request. Writes go to SQLite first; the cached pod is
+ * replaced by the row read back after the write committed, so memory never holds what the
+ * file does not. This is only true while this connection is the file's one writer, which
+ * openDb's exclusive lock makes so (store/db.ts).
+ *
+ * Cached pods are frozen: a caller that wants a different pod writes it through update().
+ * Frozen pods are also what lets views cache their serialized JSON by identity (api/views.ts).
+ */
 export class PodsRepo {
   readonly #db: Db;
   readonly #stmts;
+  readonly #byId = new Map<string, Pod>();
+  readonly #idByName = new Map<string, string>();
+  /** All pods in list order (created_at, id); rebuilt on the first read after a write. */
+  #ordered: readonly Pod[] | null = null;
 
   constructor(db: Db) {
     this.#db = db;
@@ -90,20 +106,26 @@ export class PodsRepo {
         @env, @labels, @container_name, @volume_name, @container_id, @created_at, @updated_at, @started_at, @finished_at, @exit_code,
         @oom_killed, @error_code, @error_message)`),
     };
+    for (const r of this.#stmts.all.all()) this.#remember(toPod(r));
   }
 
   get(id: string): Pod | undefined {
-    const r = this.#stmts.get.get(id);
-    return r && toPod(r);
+    return this.#byId.get(id);
   }
 
   getByName(name: string): Pod | undefined {
-    const r = this.#stmts.byName.get(name);
-    return r && toPod(r);
+    const id = this.#idByName.get(name);
+    return id === undefined ? undefined : this.#byId.get(id);
   }
 
-  list(): Pod[] {
-    return this.#stmts.all.all().map(toPod);
+  /** Every pod, ordered by creation time then id (a stable order for paging). */
+  list(): readonly Pod[] {
+    this.#ordered ??= Object.freeze([...this.#byId.values()].sort(byCreation));
+    return this.#ordered;
+  }
+
+  get size(): number {
+    return this.#byId.size;
   }
 
   /**
@@ -118,7 +140,7 @@ export class PodsRepo {
     range: { low: number; high: number },
     isFree: (port: number) => boolean = () => true,
   ): Pod {
-    return guardStore(() =>
+    const stored = guardStore(() =>
       this.#db.transaction(() => {
         if (this.#stmts.byName.get(pod.name)) throw new NameTakenError(pod.name);
         const used = new Set(this.#stmts.usedPorts.all(hostIp).map((r) => r.host_port));
@@ -138,9 +160,11 @@ export class PodsRepo {
           throw err;
         }
         for (const p of ports) this.#stmts.insertPort.run(hostIp, p.hostPort, pod.id);
-        return full;
+        return this.#stmts.get.get(pod.id)!;
       })(),
     );
+    // Committed: only now does memory learn of it.
+    return this.#remember(toPod(stored));
   }
 
   update(id: string, patch: PodPatch, now: string): Pod | undefined {
@@ -167,18 +191,58 @@ export class PodsRepo {
       vals.error_message = patch.error?.message ?? null;
     }
     cols.push('updated_at = @updated_at');
-    guardStore(() => this.#db.prepare(`UPDATE pods SET ${cols.join(', ')} WHERE id = @id`).run(vals));
-    return this.get(id);
+    const row = guardStore(() => {
+      this.#db.prepare(`UPDATE pods SET ${cols.join(', ')} WHERE id = @id`).run(vals);
+      return this.#stmts.get.get(id);
+    });
+    if (!row) {
+      this.#forget(id);
+      return undefined;
+    }
+    return this.#remember(toPod(row));
   }
 
   /** Deletes the pod row; its port allocations go with it (ON DELETE CASCADE). */
   delete(id: string): void {
     guardStore(() => this.#stmts.del.run(id));
+    this.#forget(id);
   }
 
   allocatedPortCount(hostIp: string): number {
     return this.#stmts.usedPorts.all(hostIp).length;
   }
+
+  #remember(pod: Pod): Pod {
+    const frozen = deepFreeze(pod);
+    const old = this.#byId.get(pod.id);
+    if (old && old.name !== pod.name) this.#idByName.delete(old.name);
+    this.#byId.set(pod.id, frozen);
+    this.#idByName.set(pod.name, pod.id);
+    this.#ordered = null;
+    return frozen;
+  }
+
+  #forget(id: string): void {
+    const old = this.#byId.get(id);
+    if (!old) return;
+    this.#byId.delete(id);
+    this.#idByName.delete(old.name);
+    this.#ordered = null;
+  }
+}
+
+/** The list order: creation time, then id (ISO timestamps compare as strings). */
+export function byCreation(a: Pick<Pod, 'createdAt' | 'id'>, b: Pick<Pod, 'createdAt' | 'id'>): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
 }
 
 function toRow(p: Pod): Row {

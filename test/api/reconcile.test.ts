@@ -5,7 +5,7 @@ import { buildContainerSpec } from '../../src/pods/spec.js';
 import { openDb } from '../../src/store/db.js';
 import { PodsRepo } from '../../src/store/pods-repo.js';
 import type { Pod } from '../../src/pods/types.js';
-import { auth, eventually, fakeDaemon, type TestDaemon } from '../helpers/app.js';
+import { auth, eventually, fakeDaemon, fakeDaemonOn, type TestDaemon } from '../helpers/app.js';
 
 const custom = { name: 'web', template: 'custom', image: 'pinacled/testbox:1', command: ['sleep', '3600'] };
 
@@ -117,20 +117,34 @@ t.test('half-done operations left by a crash are finished or rolled back', async
   const a = await createPod(d, 'a');
   const b = await createPod(d, 'b');
   const c = await createPod(d, 'c');
-  // What a crash leaves: a create that never answered, a delete half done, a stop half done
-  // (written through a second connection, as the dead process would have).
+  // What a crash leaves: a create that never answered, a delete half done, a stop half done,
+  // written into the store after the daemon is gone (it holds the store's lock while it runs).
+  await d.close();
   const db = openDb(d.dataDir);
   const pods = new PodsRepo(db);
   pods.update(a.id, { state: 'creating' }, new Date().toISOString());
   pods.update(b.id, { state: 'deleting' }, new Date().toISOString());
   pods.update(c.id, { state: 'stopping' }, new Date().toISOString());
   db.close();
-  const report = await d.reconciler.runOnce();
-  t.same(report.repairs.map((r) => `${r.kind}:${r.podId}`).sort(), [`finish_delete:${b.id}`, `rollback_create:${a.id}`, `state_sync:${c.id}`].sort());
-  const items = (await d.app.inject({ url: '/v1/pods', headers: auth })).json().items;
-  t.same(items.map((p: { name: string; state: string }) => `${p.name}:${p.state}`), ['c:running']);
+  // The restarted daemon's first pass repairs them.
+  const d2 = await fakeDaemonOn(t, d.dataDir, d.runtime);
+  await eventually(() => d2.reconciler.passes > 0);
+  const metrics = (await d2.app.inject({ url: '/metrics', headers: auth })).body;
+  const repairs = [...metrics.matchAll(/^pinacled_reconcile_repairs_total\{kind="(\w+)"\} (\d+)$/gm)].map((m) => `${m[1]}:${m[2]}`).sort();
+  t.same(repairs, ['finish_delete:1', 'rollback_create:1', 'state_sync:1']);
+  const items = (await d2.app.inject({ url: '/v1/pods', headers: auth })).json().items;
+  t.same(items.map((p: { id: string; state: string }) => `${p.id}:${p.state}`), [`${c.id}:running`], 'a rolled back, b deleted, c synced');
   t.equal(d.runtime.containers.size, 1);
   t.equal(d.runtime.volumes.size, 1);
+});
+
+t.test('a second daemon on the same data dir refuses to start, and nothing is changed', async (t) => {
+  const d = await fakeDaemon(t);
+  await createPod(d, 'a');
+  await t.rejects(fakeDaemonOn(t, d.dataDir, d.runtime), { name: 'StoreOpenError', message: /held by another process.*another pinacled runs on/ });
+  const items = (await d.app.inject({ url: '/v1/pods', headers: auth })).json().items;
+  t.same(items.map((p: { name: string; state: string }) => `${p.name}:${p.state}`), ['a:running'], 'the first daemon still serves its pods');
+  t.ok((await d.app.inject({ method: 'POST', url: '/v1/pods', headers: auth, payload: { ...custom, name: 'b' } })).statusCode === 201, 'and still writes');
 });
 
 t.test('not ready while the engine is down, and again until a pass after it returns', async (t) => {

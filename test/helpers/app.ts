@@ -23,14 +23,21 @@ export interface TestDaemon extends Daemon {
  */
 export async function fakeDaemon(t: Test, env: Record<string, string> = {}, runtime = new FakeRuntime()): Promise<TestDaemon> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pinacled-test-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const d = await fakeDaemonOn(t, dataDir, runtime, env);
+  await d.reconciler.runOnce();
+  return d;
+}
+
+/**
+ * A daemon on an existing data dir (a restart: what a crashed or stopped daemon left there),
+ * closed with the test. Its first reconcile pass runs on its own, as in production.
+ */
+export async function fakeDaemonOn(t: Test, dataDir: string, runtime: FakeRuntime, env: Record<string, string> = {}): Promise<TestDaemon> {
   // No rate limit unless a test asks for one: bulk tests send hundreds of creates at once.
   const config = loadConfig({ PINACLED_TOKEN: TEST_TOKEN, PINACLED_DATA_DIR: dataDir, PINACLED_PORT_RANGE: '41000-41999', PINACLED_RATE_LIMIT_PER_MIN: '0', ...env });
   const d = await createDaemon(config, runtime as ContainerRuntime, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), OPENAPI_PATH);
-  await d.reconciler.runOnce();
-  t.teardown(async () => {
-    await d.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  t.teardown(() => d.close());
   return Object.assign(d, { runtime, dataDir });
 }
 

@@ -1,8 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { createPodSchema, emptyBody, listPodsQuery, podIdParams, stopQuery } from '../schemas.js';
+import { createPodSchema, emptyBody, encodePodCursor, listPodsQuery, PODS_PAGE_DEFAULT, podIdParams, stopQuery } from '../schemas.js';
 import { parse } from '../validate.js';
-import { podView } from '../views.js';
+import { podJson, podListJson, podView } from '../views.js';
 import type { PodService } from '../../pods/service.js';
+
+/** What Fastify itself sends for an object; reads send pre-serialized JSON bytes (api/views.ts). */
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 export function podRoutes(app: FastifyInstance, service: PodService): void {
   app.post('/v1/pods', async (req, reply) => {
@@ -11,16 +14,18 @@ export function podRoutes(app: FastifyInstance, service: PodService): void {
     return { ...podView(pod), secrets };
   });
 
-  app.get('/v1/pods', async (req) => {
+  app.get('/v1/pods', async (req, reply) => {
     const q = parse(listPodsQuery, req.query, 'query');
     const labels = [q.label ?? []].flat().map((l) => {
       const i = l.indexOf('=');
       return i < 0 ? { key: l, value: undefined } : { key: l.slice(0, i), value: l.slice(i + 1) };
     });
-    return { items: service.list({ state: q.state, labels }).map(podView) };
+    const page = service.page({ state: q.state, labels }, q.after, q.limit ?? PODS_PAGE_DEFAULT);
+    const last = page.items.at(-1);
+    return reply.type(JSON_TYPE).send(podListJson(page.items, page.more && last ? encodePodCursor(last) : null));
   });
 
-  app.get('/v1/pods/:id', async (req) => podView(service.get(parse(podIdParams, req.params, 'params').id)));
+  app.get('/v1/pods/:id', async (req, reply) => reply.type(JSON_TYPE).send(podJson(service.get(parse(podIdParams, req.params, 'params').id))));
 
   app.post('/v1/pods/:id/start', async (req) => {
     parse(emptyBody, req.body, 'body');
