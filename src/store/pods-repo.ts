@@ -191,10 +191,13 @@ export class PodsRepo {
       vals.error_message = patch.error?.message ?? null;
     }
     cols.push('updated_at = @updated_at');
-    const row = guardStore(() => {
-      this.#db.prepare(`UPDATE pods SET ${cols.join(', ')} WHERE id = @id`).run(vals);
-      return this.#stmts.get.get(id);
-    });
+    // One transaction: memory gets the row the update committed, or nothing changes at all.
+    const row = guardStore(() =>
+      this.#db.transaction(() => {
+        this.#db.prepare(`UPDATE pods SET ${cols.join(', ')} WHERE id = @id`).run(vals);
+        return this.#stmts.get.get(id);
+      })(),
+    );
     if (!row) {
       this.#forget(id);
       return undefined;

@@ -17,6 +17,8 @@ export interface RealDaemon {
   /** Output of the daemon so far (JSON log lines). */
   output(): string;
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; text: string; headers: Headers }>;
+  /** Every pod: GET /v1/pods page after page (throws on a non-200). */
+  listPods(): Promise<any[]>;
   /** SIGKILL, no cleanup (crash tests). */
   kill(): Promise<void>;
   /** SIGTERM and wait for exit. */
@@ -77,6 +79,17 @@ export async function realDaemon(t: Test, env: Record<string, string> = {}): Pro
       }
       return { status: res.status, body: parsed, text, headers: res.headers };
     },
+    async listPods() {
+      const all: unknown[] = [];
+      let after: string | null = null;
+      do {
+        const r = await d.request('GET', `/v1/pods?limit=1000${after ? `&after=${after}` : ''}`);
+        if (r.status !== 200) throw new Error(`GET /v1/pods: ${r.status} ${r.text.slice(0, 300)}`);
+        all.push(...r.body.items);
+        after = r.body.next;
+      } while (after);
+      return all;
+    },
     async kill() {
       if (d.proc.exitCode !== null || d.proc.signalCode !== null) return;
       const exited = new Promise((r) => d.proc.once('exit', r));
@@ -109,8 +122,8 @@ export async function realDaemon(t: Test, env: Record<string, string> = {}): Pro
   await waitReady();
   t.teardown(async () => {
     if (d.proc.exitCode === null && d.proc.signalCode === null) {
-      const list = await d.request('GET', '/v1/pods').catch(() => undefined);
-      for (const p of (list?.body?.items ?? []) as { id: string }[]) await d.request('DELETE', `/v1/pods/${p.id}?timeout=0`).catch(() => undefined);
+      const list = await d.listPods().catch(() => []);
+      for (const p of list as { id: string }[]) await d.request('DELETE', `/v1/pods/${p.id}?timeout=0`).catch(() => undefined);
       await d.stop();
     }
     rmSync(dataDir, { recursive: true, force: true });

@@ -111,7 +111,7 @@ t.test(`kill -9 ${ROUNDS} times under create/delete load`, async (t) => {
     await d.restart(); // returns once /readyz is 200: the first reconcile pass is done
     const readyMs = Date.now() - t0;
 
-    const pods = (await d.request('GET', '/v1/pods')).body.items as { id: string; name: string; state: string; error: { code: string } | null }[];
+    const pods = (await d.listPods()) as { id: string; name: string; state: string; error: { code: string } | null }[];
     const diff = await disagreement(view, sid, pods);
     const listed = new Set(pods.map((p) => p.id));
     const lost = [...acked.keys()].filter((id) => !listed.has(id) && !deleteSent.has(id));
@@ -126,7 +126,7 @@ t.test(`kill -9 ${ROUNDS} times under create/delete load`, async (t) => {
   gateOpen = true;
   stopping = true;
   await Promise.all(clients);
-  const pods = (await d.request('GET', '/v1/pods')).body.items as { id: string; name: string; state: string; error: { code: string } | null }[];
+  const pods = (await d.listPods()) as { id: string; name: string; state: string; error: { code: string } | null }[];
   const finalDiff = await disagreement(view, sid, pods);
   t.ok(isClean(finalDiff), `final: ${JSON.stringify(finalDiff)}`);
   const unknown = pods.filter((p) => !acked.has(p.id));

@@ -144,7 +144,7 @@ t.test('private engine', async (t) => {
     proxy.mode('pass');
     const up = await watch.until(true, down.at, 20_000);
     t.ok(up.at - backAt < 15_000, `ready again ${up.at - backAt} ms after the engine answered`);
-    const pods = (await d.request('GET', '/v1/pods')).body.items;
+    const pods = await d.listPods();
     t.same(pods.map((p: { name: string }) => p.name), ['hung-a'], 'the failed create left nothing');
     const diff = await disagreement(view, await storeIdOf(view, pod.id), pods);
     t.ok(isClean(diff), JSON.stringify(diff));
@@ -252,7 +252,7 @@ t.test('private engine', async (t) => {
       paused = true;
       await Promise.allSettled([...inFlight]);
       await eventually(async () => (await fetch(`${d.baseUrl}/readyz`)).status === 200, 15_000);
-      const pods = (await d.request('GET', '/v1/pods')).body.items as { id: string; name: string; state: string; error: { code: string } | null }[];
+      const pods = (await d.listPods()) as { id: string; name: string; state: string; error: { code: string } | null }[];
       const diff = await disagreement(view, sid, pods);
       t.ok(isClean(diff), `cycle ${cycle}: store and engine agree ${JSON.stringify(diff)}`);
       const listed = new Set(pods.map((p) => p.id));

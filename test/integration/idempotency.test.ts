@@ -28,7 +28,7 @@ t.test(`${KEYS} keys x ${SENDS} concurrent sends against runsc: one container pe
     t.ok(g.every((r) => r.status === 201 && r.text === g[0]!.text), `key ${i}: ${SENDS} identical answers`);
     t.equal(g.filter((r) => r.headers.get('idempotent-replayed') === 'true').length, SENDS - 1, `key ${i}: one original, ${SENDS - 1} replays`);
   }
-  const pods = (await d.request('GET', '/v1/pods')).body.items;
+  const pods = await d.listPods();
   t.equal(pods.length, KEYS);
   const sid = await storeIdOf(view, pods[0].id);
   const containers = await view.listContainers(`dev.pinacle.store-id=${sid}`);

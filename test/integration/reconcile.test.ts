@@ -65,7 +65,7 @@ t.test('drift made while the daemon was down is repaired by its first pass', asy
   t.equal(started.status, 200, started.text);
   t.equal(started.body.state, 'running');
   t.equal(await docker('exec', `pinacle-pod-${a.id}`, 'uname', '-r'), '4.4.0');
-  const pods = (await d.request('GET', '/v1/pods')).body.items;
+  const pods = await d.listPods();
   t.ok(isClean(await disagreement(view, sid, pods)));
 });
 

@@ -109,7 +109,7 @@ t.test('a full data disk: 503, no half-written pod, nothing lost once there is r
   t.ok(refused, `a create on the full disk is refused (answers: ${answers.join(', ')})`);
   t.equal(refused?.body.code, 'PINACLED_ERR_STORE_UNAVAILABLE');
   t.match(refused?.body.detail, /disk full or I\/O error/);
-  const during = (await d.request('GET', '/v1/pods')).body.items as { name: string; state: string }[];
+  const during = (await d.listPods()) as { name: string; state: string }[];
   t.notOk(during.some((p) => p.name === `full-${answers.length - 1}` && p.state !== 'creating'), 'the refused create is not a pod (at most a creating row to roll back)');
   t.equal(d.proc.exitCode, null, 'the daemon stays up');
   t.equal((await d.request('GET', `/v1/pods/${kept.id}`)).body.state, 'running', 'reads still answer');
@@ -117,10 +117,10 @@ t.test('a full data disk: 503, no half-written pod, nothing lost once there is r
   // Room again: the next passes roll back whatever the refused create left, nothing else changes.
   rmSync(filler);
   await eventually(async () => {
-    const pods = (await d.request('GET', '/v1/pods')).body.items;
+    const pods = await d.listPods();
     return isClean(await disagreement(view, sid, pods));
   }, 15_000, 500);
-  const pods = (await d.request('GET', '/v1/pods')).body.items as { name: string }[];
+  const pods = (await d.listPods()) as { name: string }[];
   t.same(
     pods.map((p) => p.name).sort(),
     ['kept', ...answers.slice(0, -1).map((_, i) => `full-${i}`)].sort(),
@@ -131,7 +131,7 @@ t.test('a full data disk: 503, no half-written pod, nothing lost once there is r
   // And all of it is on disk: a restart finds every acknowledged pod.
   await d.stop();
   await d.restart();
-  const names = ((await d.request('GET', '/v1/pods')).body.items as { name: string }[]).map((p) => p.name).sort();
+  const names = ((await d.listPods()) as { name: string }[]).map((p) => p.name).sort();
   t.same(names, [...pods.map((p) => p.name), 'after'].sort(), 'durable across a restart');
   t.ok(statSync(join(dataDir, 'pinacled.db')).size > 0);
   t.comment(`full disk (1 MB tmpfs): creates answered ${answers.join(', ')}; the refusal: ${refused?.body.code}`);
