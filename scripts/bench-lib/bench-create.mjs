@@ -65,7 +65,7 @@ async function createBreakdown(runs, rawSteps) {
       imageExists.push((await timed(() => docker.getImage(IMAGE).inspect()))[1]);
       if (baseline.perPodNetwork) networkList.push((await timed(() => docker.listNetworks()))[1]);
       let t = now();
-      const busy = listeningPorts();
+      const busy = await listeningPorts();
       ports.push(msSince(t));
       const id = `b${shortId()}`;
       t = now();

@@ -194,7 +194,7 @@ export class PodService extends EventEmitter {
     const now = this.#ts();
     let pod: Pod;
     try {
-      const busy = listeningPorts();
+      const busy = await listeningPorts();
       pod = this.#o.repo.insertWithPorts(
         {
           id,
