@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pageLimit } from '../events/query.js';
 import { POD_STATES, TEMPLATE_NAMES } from '../pods/types.js';
 
 /**
@@ -90,12 +91,7 @@ export const listPodsQuery = z.strictObject({
   state: z.enum(POD_STATES).optional(),
   /** `key=value` or `key` (presence); repeatable. */
   label: z.union([z.string(), z.array(z.string())]).optional(),
-  limit: z
-    .string()
-    .regex(/^\d{1,4}$/, 'must be a number')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(PODS_PAGE_MAX))
-    .optional(),
+  limit: pageLimit(PODS_PAGE_MAX).optional(),
   after: podCursor.optional(),
 });
 
