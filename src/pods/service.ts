@@ -143,6 +143,11 @@ export class PodService extends EventEmitter {
     return this.#o.repo.list().filter((p) => matches(p, filter));
   }
 
+  /** Changes whenever any pod does (a page built at an equal version is still exact). */
+  get listVersion(): number {
+    return this.#o.repo.version;
+  }
+
   /**
    * One page of the pods matching `filter`, in list order (creation time, then id): at most
    * `limit` pods after the position `after` (a pod's sort key; that pod may be gone since).

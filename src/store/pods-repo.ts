@@ -90,6 +90,7 @@ export class PodsRepo {
   readonly #idByName = new Map<string, string>();
   /** All pods in list order (created_at, id); rebuilt on the first read after a write. */
   #ordered: readonly Pod[] | null = null;
+  #version = 0;
 
   constructor(db: Db) {
     this.#db = db;
@@ -126,6 +127,11 @@ export class PodsRepo {
 
   get size(): number {
     return this.#byId.size;
+  }
+
+  /** Changes with every committed write: what was derived from an equal version is still true. */
+  get version(): number {
+    return this.#version;
   }
 
   /**
@@ -222,6 +228,7 @@ export class PodsRepo {
     this.#byId.set(pod.id, frozen);
     this.#idByName.set(pod.name, pod.id);
     this.#ordered = null;
+    this.#version++;
     return frozen;
   }
 
@@ -231,6 +238,7 @@ export class PodsRepo {
     this.#byId.delete(id);
     this.#idByName.delete(old.name);
     this.#ordered = null;
+    this.#version++;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { createPodSchema, emptyBody, encodePodCursor, listPodsQuery, PODS_PAGE_DEFAULT, podIdParams, stopQuery } from '../schemas.js';
+import { VersionedBytesCache } from '../page-cache.js';
 import { parse } from '../validate.js';
 import { podJson, podListJson, podView } from '../views.js';
 import type { PodService } from '../../pods/service.js';
@@ -8,6 +9,7 @@ import type { PodService } from '../../pods/service.js';
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 export function podRoutes(app: FastifyInstance, service: PodService): void {
+  const pages = new VersionedBytesCache();
   app.post('/v1/pods', async (req, reply) => {
     const { pod, secrets } = await service.create(parse(createPodSchema, req.body, 'body'), { onIntent: req.podIntent });
     reply.code(201).header('location', `/v1/pods/${pod.id}`);
@@ -20,9 +22,14 @@ export function podRoutes(app: FastifyInstance, service: PodService): void {
       const i = l.indexOf('=');
       return i < 0 ? { key: l, value: undefined } : { key: l.slice(0, i), value: l.slice(i + 1) };
     });
-    const page = service.page({ state: q.state, labels }, q.after, q.limit ?? PODS_PAGE_DEFAULT);
-    const last = page.items.at(-1);
-    return reply.type(JSON_TYPE).send(podListJson(page.items, page.more && last ? encodePodCursor(last) : null));
+    const limit = q.limit ?? PODS_PAGE_DEFAULT;
+    const key = JSON.stringify([q.state, labels, q.after, limit]);
+    const body = pages.get(service.listVersion, key, () => {
+      const page = service.page({ state: q.state, labels }, q.after, limit);
+      const last = page.items.at(-1);
+      return podListJson(page.items, page.more && last ? encodePodCursor(last) : null);
+    });
+    return reply.type(JSON_TYPE).send(body);
   });
 
   app.get('/v1/pods/:id', async (req, reply) => reply.type(JSON_TYPE).send(podJson(service.get(parse(podIdParams, req.params, 'params').id))));
