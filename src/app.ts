@@ -15,7 +15,7 @@ import { podRoutes } from './api/routes/pods.js';
 import { statsRoutes } from './api/routes/stats.js';
 import { templateRoutes } from './api/routes/templates.js';
 import { waitRoutes } from './api/routes/wait.js';
-import { selectSubprotocol, WS_CLOSE } from './api/websocket.js';
+import { flushQueued, selectSubprotocol, WS_CLOSE } from './api/websocket.js';
 import type { EventFeed } from './events/feed.js';
 import type { Idempotency } from './idempotency/keys.js';
 import type { LogService } from './logs/service.js';
@@ -123,7 +123,10 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
   await app.register(websocket, {
     options: { maxPayload: 4096, handleProtocols: selectSubprotocol },
     preClose(done) {
-      for (const c of this.websocketServer.clients) c.close(WS_CLOSE.GOING_AWAY, 'shutdown');
+      for (const c of this.websocketServer.clients) {
+        flushQueued(c);
+        c.close(WS_CLOSE.GOING_AWAY, 'shutdown');
+      }
       this.websocketServer.close();
       done();
     },

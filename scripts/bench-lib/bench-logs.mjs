@@ -8,8 +8,11 @@ import { msSince, now, sleep, summarize } from './stats.mjs';
  * 5. Log throughput: one pod prints N lines (alternating stdout and stderr) and exits; then
  * its whole log is read, interleaved A B, through pinacled's WebSocket stream
  * (GET /v1/pods/{id}/logs/stream, one JSON message { ts, stream, line } per line, issue 3) and
- * by dockerode following the same container directly (multiplexed frames demuxed, lines split).
- * The same stored log both ways, so this measures the daemon's path, not the producer.
+ * by dockerode following the same container directly (multiplexed frames demuxed, lines split,
+ * each line's timestamp split from its text). The same stored log, and the same engine query
+ * (with timestamps: every message of the WebSocket carries `ts`, so the daemon asks the engine
+ * for them, and a direct client that wants the same lines must too), so this measures the
+ * daemon's path, not the producer.
  */
 export async function benchLogs(ctx) {
   const runs = ctx.quick ? 3 : 20;
@@ -49,20 +52,24 @@ async function waitExited(id) {
   }
 }
 
-/** Follows the container's logs with dockerode until `want` lines (or the end); demuxes frames. */
+/**
+ * Follows the container's logs with dockerode until `want` lines (or the end); demuxes frames,
+ * splits lines, and splits each line into its timestamp and text (what a WebSocket message holds).
+ */
 async function rawFollow(id, want, deadlineMs = 120_000) {
   const t0 = now();
-  const stream = await docker.getContainer(id).logs({ follow: true, stdout: true, stderr: true });
+  const stream = await docker.getContainer(id).logs({ follow: true, stdout: true, stderr: true, timestamps: true });
   return new Promise((resolve, reject) => {
     let buf = Buffer.alloc(0);
     const partial = ['', '', ''];
     let count = 0;
+    let last = { ts: '', stream: 0, line: '' };
     const timer = setTimeout(() => finish(new Error(`raw follow: ${count} lines after ${deadlineMs} ms`)), deadlineMs);
     const finish = (err) => {
       clearTimeout(timer);
       stream.destroy();
       if (err) reject(err);
-      else resolve({ lines: count, ms: msSince(t0) });
+      else resolve({ lines: count, ms: msSince(t0), last });
     };
     stream.on('data', (chunk) => {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
@@ -74,6 +81,10 @@ async function rawFollow(id, want, deadlineMs = 120_000) {
         buf = buf.subarray(8 + size);
         const parts = text.split('\n');
         partial[kind] = parts.pop();
+        for (const p of parts) {
+          const sp = p.indexOf(' ');
+          last = { ts: p.slice(0, sp), stream: kind, line: p.slice(sp + 1) };
+        }
         count += parts.length;
       }
       if (count >= want) finish();

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { PinacledError } from '../errors.js';
+import { TextFrameBatch } from './ws-frames.js';
 
 /**
  * WebSocket conventions shared by the log and event streams (openapi.yaml describes them).
@@ -25,6 +26,14 @@ export const WS_CLOSE = {
 export const HEARTBEAT_MS = 30_000;
 /** A dropped client that does not complete the close handshake is cut off after this. */
 const DROP_GRACE_MS = 2000;
+/** Queued messages are written at the latest when they reach this many bytes. */
+export const FLUSH_BYTES = 128 * 1024;
+/**
+ * While messages keep coming, writes to one socket are at least this far apart, so a burst
+ * leaves in a few large writes; a message to a socket that has not been written to for this
+ * long leaves at the end of the current turn of the event loop.
+ */
+export const FLUSH_INTERVAL_MS = 10;
 
 function offered(req: FastifyRequest): string[] {
   const h = req.headers['sec-websocket-protocol'];
@@ -59,10 +68,25 @@ export async function upgradeRequired(_req: FastifyRequest, reply: FastifyReply)
   throw new PinacledError('PINACLED_ERR_UPGRADE_REQUIRED', `Connect with a WebSocket (subprotocol ${WS_SUBPROTOCOL})`);
 }
 
+/** The JsonSocket of each server socket, for flushQueued(). */
+const jsonSockets = new WeakMap<WebSocket, JsonSocket>();
+
+/** Writes what the JsonSocket of `ws` (if any) has queued: call before closing `ws` directly. */
+export function flushQueued(ws: WebSocket): void {
+  jsonSockets.get(ws)?.flush();
+}
+
 /**
  * A JSON-message WebSocket with a bounded send buffer: when more than `maxBufferBytes` are
  * queued for a client (it does not read, or reads too slowly), it is dropped with close code
  * 4001 instead of growing the daemon's memory. Pings detect dead peers.
+ *
+ * Messages are framed into one buffer as they are sent (ws-frames.ts) and written to the
+ * socket together: at the end of the current turn of the event loop if the socket was not
+ * written to in the last FLUSH_INTERVAL_MS, else that long after the previous write; at once
+ * when they reach FLUSH_BYTES; and before the close frame. One write per message (ws.send)
+ * cost a syscall per log line, and the engine delivers one line per chunk, so nothing else
+ * groups them. Queued bytes count toward the limit like bytes in the socket's buffer.
  */
 export class JsonSocket {
   readonly #ws: WebSocket;
@@ -72,11 +96,22 @@ export class JsonSocket {
   readonly #log: Pick<FastifyBaseLogger, 'info'> | undefined;
   #closed = false;
   #alive = true;
+  /** Frames are written by us (no extension negotiated); else every message goes through ws.send. */
+  readonly #socket: { write(b: Buffer): boolean } | undefined;
+  readonly #out = new TextFrameBatch();
+  #flushQueued = false;
+  #lastWriteAt = -Infinity;
 
   constructor(ws: WebSocket, o: { maxBufferBytes: number; heartbeatMs?: number; log?: Pick<FastifyBaseLogger, 'info'> }) {
     this.#ws = ws;
     this.#max = o.maxBufferBytes;
     this.#log = o.log;
+    // ws's own sender writes every frame straight to this socket (it queues only while it
+    // compresses, which needs an extension this server never negotiates), so frames we write
+    // whole between its frames keep the order of the messages.
+    const socket = (ws as unknown as { _socket?: { write(b: Buffer): boolean } })._socket;
+    this.#socket = ws.extensions === '' ? socket : undefined;
+    jsonSockets.set(ws, this);
     ws.on('pong', () => (this.#alive = true));
     // Clients have nothing to say on these streams; anything they send is ignored.
     ws.on('message', () => undefined);
@@ -100,24 +135,39 @@ export class JsonSocket {
   }
 
   send(msg: unknown): void {
-    if (this.#closed || this.#ws.readyState !== this.#ws.OPEN) return;
-    this.#ws.send(JSON.stringify(msg));
-    if (this.#ws.bufferedAmount > this.#max) this.overflow();
+    this.sendJson(JSON.stringify(msg));
   }
 
   /**
-   * Frames sent between batch(true) and batch(false) leave in one socket write (cork): a burst
-   * of short log lines otherwise costs one write syscall each.
+   * Sends a message already serialized (`text` must be JSON). `ascii`: the caller knows every
+   * character of it is below 0x80 (it is then framed without an encoder call).
    */
-  batch(on: boolean): void {
-    const socket = (this.#ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
-    if (on) socket?.cork();
-    else socket?.uncork();
+  sendJson(text: string, ascii = false): void {
+    if (this.#closed || this.#ws.readyState !== this.#ws.OPEN) return;
+    if (!this.#socket) {
+      this.#ws.send(text);
+    } else {
+      if (ascii) this.#out.addAscii(text);
+      else this.#out.add(text);
+      if (this.#out.bytes >= FLUSH_BYTES) this.flush();
+      else if (!this.#flushQueued) {
+        this.#flushQueued = true;
+        const wait = this.#lastWriteAt + FLUSH_INTERVAL_MS - performance.now();
+        if (wait > 0) setTimeout(this.#flushLater, wait);
+        else setImmediate(this.#flushLater);
+      }
+    }
+    if (this.queuedBytes > this.#max) this.overflow();
+  }
+
+  /** Bytes queued for the client and not yet taken by the kernel: ours, then ws's and the socket's. */
+  get queuedBytes(): number {
+    return this.#out.bytes + this.#ws.bufferedAmount;
   }
 
   /** Room for a paced sender (backlogs, replays): under a quarter of the limit queued. */
   hasRoom(): boolean {
-    return !this.#closed && this.#ws.bufferedAmount < this.#max / 4;
+    return !this.#closed && this.queuedBytes < this.#max / 4;
   }
 
   async waitForRoom(): Promise<void> {
@@ -126,6 +176,7 @@ export class JsonSocket {
 
   close(code: number, reason: string): void {
     if (this.#closed) return;
+    this.flush();
     this.#ws.close(code, reason);
     this.#gone();
   }
@@ -134,15 +185,30 @@ export class JsonSocket {
   overflow(): void {
     if (this.#closed) return;
     const ws = this.#ws;
-    this.#log?.info({ bufferedBytes: ws.bufferedAmount, limit: this.#max }, 'websocket client dropped: slow consumer (close 4001)');
+    this.#log?.info({ bufferedBytes: this.queuedBytes, limit: this.#max }, 'websocket client dropped: slow consumer (close 4001)');
+    this.#out.clear();
     ws.close(WS_CLOSE.SLOW_CONSUMER, 'slow consumer');
     setTimeout(() => ws.terminate(), DROP_GRACE_MS).unref();
     this.#gone();
   }
 
+  readonly #flushLater = (): void => {
+    this.#flushQueued = false;
+    this.flush();
+  };
+
+  /** Writes the queued messages now. */
+  flush(): void {
+    if (this.#out.size === 0) return;
+    if (this.#closed || this.#ws.readyState !== this.#ws.OPEN) return this.#out.clear();
+    this.#lastWriteAt = performance.now();
+    this.#socket!.write(this.#out.take());
+  }
+
   #gone(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#out.clear();
     clearInterval(this.#heartbeat);
     for (const fn of this.#onClose.splice(0)) fn();
   }

@@ -28,6 +28,18 @@ export class FrameDemuxer {
     let off = 0;
     while (off < chunk.length) {
       if (this.#remaining === 0) {
+        if (this.#headerLen === 0 && chunk.length - off >= 8) {
+          // The usual case, a whole header in this chunk: read in place.
+          const stream = chunk[off]!;
+          if (stream > 3 || chunk[off + 1] !== 0 || chunk[off + 2] !== 0 || chunk[off + 3] !== 0) {
+            throw new DemuxError(`malformed frame header ${chunk.toString('hex', off, off + 8)}`);
+          }
+          this.#stream = stream;
+          this.#remaining = chunk.readUInt32BE(off + 4);
+          this.#frameStart = true;
+          off += 8;
+          continue;
+        }
         const n = Math.min(8 - this.#headerLen, chunk.length - off);
         chunk.copy(this.#header, this.#headerLen, off, off + n);
         this.#headerLen += n;

@@ -18,8 +18,6 @@ export interface HubSubscriber {
   line(l: LogLine): void;
   /** The shared stream ended; called once, and never after close(). */
   end(reason: EndReason): void;
-  /** Brackets the lines of one engine chunk, so a sink can batch its writes. */
-  batch?(on: boolean): void;
 }
 
 export interface HubSubscription {
@@ -137,15 +135,11 @@ export class LogHub {
     });
     up.stream.on('data', (chunk: Buffer) => {
       if (this.#ended) return;
-      const subs = [...this.#subs];
-      for (const s of subs) s.batch?.(true);
       try {
         parser.write(chunk);
       } catch (err) {
         this.#d.log.warn({ podId: this.podId, err: (err as Error).message }, 'corrupt log stream');
         this.#finish('error');
-      } finally {
-        for (const s of subs) s.batch?.(false);
       }
     });
     up.stream.on('end', () => {

@@ -13,6 +13,7 @@ const MAX_TS_BYTES = 40;
 
 const SPACE = 0x20;
 const NL = 0x0a;
+const CR = 0x0d;
 
 /**
  * Reassembles the lines of one stream. Works on bytes: a newline byte never occurs inside a
@@ -51,6 +52,13 @@ class LineAssembler {
     while (pos < data.length) {
       if (this.#inTs) {
         const sp = data.indexOf(SPACE, pos);
+        if (sp >= 0 && this.#tsLen === 0 && sp - pos <= MAX_TS_BYTES) {
+          // The usual case, the whole prefix in this piece: no copy.
+          this.#ts ??= data.toString('latin1', pos, sp);
+          this.#inTs = false;
+          pos = sp + 1;
+          continue;
+        }
         const end = sp < 0 ? data.length : sp;
         this.#tsParts.push(data.subarray(pos, end));
         this.#tsLen += end - pos;
@@ -74,6 +82,14 @@ class LineAssembler {
         continue;
       }
       const nl = data.indexOf(NL, pos);
+      if (nl >= 0 && this.#len === 0 && !this.#discarding && nl - pos <= this.#max) {
+        // The usual case, a whole line in this piece: decoded in place.
+        emit({ ts: this.#ts ?? '', stream: this.#stream, line: this.#textOf(data, pos, nl) });
+        this.#ts = null;
+        pos = nl + 1;
+        if (this.#raw) this.#inTs = true;
+        continue;
+      }
       const end = nl < 0 ? data.length : nl;
       if (end > pos) this.#append(data.subarray(pos, end), emit);
       if (nl < 0) return;
@@ -114,6 +130,12 @@ class LineAssembler {
     this.#discarding = true;
   }
 
+  #textOf(b: Buffer, start: number, end: number): string {
+    // As #text: a TTY's "\r" before the newline is not part of the line.
+    if (this.#raw && end > start && b[end - 1] === CR) end--;
+    return b.toString('utf8', start, end);
+  }
+
   #text(b: Buffer): string {
     const s = b.toString('utf8');
     // A TTY turns "\n" into "\r\n"; the engine splits on "\n" and keeps the "\r".
@@ -127,7 +149,7 @@ class LineAssembler {
   }
 
   #reset(): void {
-    this.#parts = [];
+    if (this.#parts.length) this.#parts = [];
     this.#len = 0;
     this.#ts = null;
     this.#discarding = false;
@@ -164,12 +186,14 @@ export class LogParser {
       this.#out.write(chunk, false, this.#o.onLine);
       return;
     }
-    this.#demux.push(chunk, (stream, data, start) => {
-      if (stream === STREAM_STDOUT) this.#out.write(data, start, this.#o.onLine);
-      else if (stream === STREAM_STDERR) this.#err.write(data, start, this.#o.onLine);
-      else if (stream === STREAM_SYSTEM_ERROR) this.#o.onEngineError?.(data.toString('utf8'));
-    });
+    this.#demux.push(chunk, this.#onFrame);
   }
+
+  readonly #onFrame = (stream: number, data: Buffer, start: boolean): void => {
+    if (stream === STREAM_STDOUT) this.#out.write(data, start, this.#o.onLine);
+    else if (stream === STREAM_STDERR) this.#err.write(data, start, this.#o.onLine);
+    else if (stream === STREAM_SYSTEM_ERROR) this.#o.onEngineError?.(data.toString('utf8'));
+  };
 
   end(): void {
     this.#out.end(this.#o.onLine);

@@ -20,8 +20,6 @@ export interface LogSink {
   hasRoom(): boolean;
   /** Resolves when hasRoom() or closed. */
   waitForRoom(): Promise<void>;
-  /** Optional: batch the writes between batch(true) and batch(false). */
-  batch?(on: boolean): void;
 }
 
 export interface LogTarget {
@@ -76,7 +74,6 @@ export class LogSession {
       this.#sub = this.#d.hubs.subscribe(this.#t.podId, this.#t.containerName, {
         line: (l) => this.#onLive(l),
         end: (reason) => this.#onLiveEnd(reason),
-        batch: (on) => this.#sink?.batch?.(on),
       });
       await this.#sub.ready;
     }

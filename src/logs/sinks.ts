@@ -6,11 +6,43 @@ import type { EndReason, LogLine } from './types.js';
 export interface JsonChannel {
   readonly closed: boolean;
   send(msg: unknown): void;
+  /** Sends a message already serialized as JSON (`ascii`: every character of it is below 0x80). */
+  sendJson(json: string, ascii?: boolean): void;
   close(code: number, reason: string): void;
   overflow(): void;
   hasRoom(): boolean;
   waitForRoom(): Promise<void>;
-  batch?(on: boolean): void;
+}
+
+/** A line serialized: its JSON text, and whether every character of that text is ASCII. */
+export interface LineJson {
+  readonly text: string;
+  readonly ascii: boolean;
+}
+
+/** Characters JSON.stringify escapes (quote, backslash, controls, lone surrogates) or that are not ASCII. */
+const NOT_PLAIN = /["\\\u0000-\u001f\u007f-\uffff]/;
+
+/** The last line serialized: a pod's followers are handed the same line one after another. */
+let lastLine: LogLine | undefined;
+let lastJson: LineJson = { text: '', ascii: true };
+
+/**
+ * JSON.stringify(l), character for character, built without walking the object: the keys in
+ * the order lines.ts creates them (ts, stream, line, then truncated when set), the stream a
+ * fixed word, and ts and line quoted as they are when nothing in them needs an escape (the
+ * usual case), else escaped by JSON.stringify itself.
+ */
+export function lineJson(l: LogLine): LineJson {
+  if (l === lastLine) return lastJson;
+  const tsPlain = !NOT_PLAIN.test(l.ts);
+  const linePlain = !NOT_PLAIN.test(l.line);
+  const ts = tsPlain ? `"${l.ts}"` : JSON.stringify(l.ts);
+  const line = linePlain ? `"${l.line}"` : JSON.stringify(l.line);
+  const head = `{"ts":${ts},"stream":"${l.stream}","line":${line}`;
+  lastJson = { text: l.truncated ? `${head},"truncated":true}` : `${head}}`, ascii: tsPlain && linePlain };
+  lastLine = l;
+  return lastJson;
 }
 
 const CLOSE_CODE: Record<EndReason, number> = {
@@ -35,7 +67,8 @@ export class WsLogSink implements LogSink {
   }
 
   send(l: LogLine): void {
-    this.#ch.send(l);
+    const j = lineJson(l);
+    this.#ch.sendJson(j.text, j.ascii);
   }
 
   end(reason: EndReason): void {
@@ -53,10 +86,6 @@ export class WsLogSink implements LogSink {
 
   waitForRoom(): Promise<void> {
     return this.#ch.waitForRoom();
-  }
-
-  batch(on: boolean): void {
-    this.#ch.batch?.(on);
   }
 }
 
@@ -87,7 +116,7 @@ export class BodyLogSink implements LogSink {
 
   send(l: LogLine): void {
     if (this.closed) return;
-    this.#body.write(this.#ndjson ? `${JSON.stringify(l)}\n` : `${this.#timestamps ? `${l.ts} ` : ''}${l.line}\n`);
+    this.#body.write(this.#ndjson ? `${lineJson(l).text}\n` : `${this.#timestamps ? `${l.ts} ` : ''}${l.line}\n`);
   }
 
   end(reason: EndReason): void {

@@ -2,14 +2,17 @@
 
 export type StdStream = 'stdout' | 'stderr';
 
-/** One line of a pod's output, as the API sends it (`{ ts, stream, line }`). */
+/**
+ * One line of a pod's output, as the API sends it (`{ ts, stream, line }`). Never changed once
+ * made: a pod's followers share it (and sinks.ts serializes it once for all of them).
+ */
 export interface LogLine {
   /** The engine's timestamp of the line, RFC 3339 with nanoseconds, as the engine wrote it. */
-  ts: string;
-  stream: StdStream;
-  line: string;
+  readonly ts: string;
+  readonly stream: StdStream;
+  readonly line: string;
   /** Set when the line was longer than the line limit and was cut (the text ends with the marker). */
-  truncated?: true;
+  readonly truncated?: true;
 }
 
 /** Why a log stream ended; sent as the last WebSocket message `{ type: "end", reason }`. */

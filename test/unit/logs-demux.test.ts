@@ -55,4 +55,8 @@ t.test('a stream cut inside a frame is reported incomplete', async (t) => {
 t.test('a malformed header is an error, not garbage lines', async (t) => {
   const d = new FrameDemuxer();
   t.throws(() => d.push(Buffer.from('2024-01-01T00:00:00Z hello\n'), () => undefined), DemuxError);
+  // The same header arriving in pieces.
+  const split = new FrameDemuxer();
+  split.push(Buffer.from('202'), () => undefined);
+  t.throws(() => split.push(Buffer.from('4-01-01T00:00:00Z hello\n'), () => undefined), DemuxError);
 });

@@ -97,3 +97,31 @@ t.test('engine errors in the stream (frame type 3) are reported, not printed as 
   t.same(errors, ['boom']);
   t.same(lines.map((l) => l.line), ['ok']);
 });
+
+t.test('whole lines in one piece (the fast path) parse exactly as the same bytes split anywhere', async (t) => {
+  // A seeded generator: the same cases every run.
+  let seed = 42;
+  const rnd = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 16) % n;
+  };
+  const alphabet = ['a', 'b', ' ', 'é', '😀', '\r', '\t', '\u0000', '"', '\\', 'x'.repeat(30)];
+  const text = () => Array.from({ length: rnd(8) }, () => alphabet[rnd(alphabet.length)]).join('');
+  for (let round = 0; round < 200; round++) {
+    const tty = round % 4 === 3;
+    const max = [8, 16, 64, 1024][rnd(4)]!;
+    const pieces: Buffer[] = [];
+    for (let i = 0, n = 1 + rnd(6); i < n; i++) {
+      const ts = [TS1, TS2, 'x'.repeat(45)][rnd(3)];
+      // Some messages end without a newline: the engine's split of a long line.
+      const body = `${ts} ${text()}${rnd(4) ? '\n' : ''}`;
+      pieces.push(tty ? Buffer.from(body.endsWith('\n') ? `${body.slice(0, -1)}\r\n` : body) : encodeFrame(1 + rnd(2), body));
+    }
+    const wire = Buffer.concat(pieces);
+    const whole = parse([wire], { tty, max });
+    for (const size of [1, 2, 3, 7]) {
+      t.same(parse(chunked(wire, size), { tty, max }), whole, `round ${round}, chunks of ${size}`);
+    }
+    t.same(parse(pieces, { tty, max }), whole, `round ${round}, one piece per message`);
+  }
+});
