@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import { request } from 'node:http';
 import { promisify } from 'node:util';
 import type { Test } from 'tap';
@@ -122,6 +122,18 @@ export async function secondEngine(t: Test, opts: { images?: string[] } = {}): P
         // already gone
       }
     }
+    // Shims and runsc sandboxes of containers the engine lost track of across its restarts
+    // outlive dockerd (seen: five shims and a sandbox 34 min after a run). They name our exec
+    // root on their command line; nothing else does.
+    const leftovers = processesMentioning(`${execRoot}/`);
+    for (const pid of leftovers) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (leftovers.length) t.comment(`killed ${leftovers.length} leftover shim/sandbox processes of the private engine`);
     // Leftover mounts (overlay, netns, shm) under our roots, deepest first.
     const mounts = readFileSync('/proc/self/mounts', 'utf8')
       .split('\n')
@@ -146,6 +158,17 @@ async function linkExists(name: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** Pids of the processes whose command line contains `needle` (this process excluded). */
+function processesMentioning(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    if (readFileOr(`/proc/${pid}/cmdline`, '').includes(needle)) pids.push(pid);
+  }
+  return pids;
 }
 
 function readFileOr(path: string, fallback: string): string {
