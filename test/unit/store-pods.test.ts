@@ -5,6 +5,7 @@ import t, { type Test } from 'tap';
 import { openDb, StoreOpenError } from '../../src/store/db.js';
 import { NameTakenError, PodsRepo, PortsExhaustedError } from '../../src/store/pods-repo.js';
 import type { Pod } from '../../src/pods/types.js';
+import { podFixture } from '../helpers/pod.js';
 
 const tmp = (t: Test) => {
   const dir = mkdtempSync(join(tmpdir(), 'pinacled-pods-'));
@@ -15,29 +16,8 @@ const tmp = (t: Test) => {
 const RANGE = { low: 30000, high: 30002 };
 
 function pod(id: string, name: string, createdAt: string): Omit<Pod, 'ports'> {
-  return {
-    id,
-    name,
-    template: 'custom',
-    image: 'pinacled/testbox:1',
-    command: ['sleep', '1'],
-    state: 'creating',
-    runtime: 'runsc',
-    sandboxed: true,
-    resources: { cpuCores: 0.5, memoryMb: 256, pidsLimit: 128 },
-    env: { A: 'b' },
-    labels: { team: 'x' },
-    containerName: `c-${id}`,
-    volumeName: `v-${id}`,
-    containerId: null,
-    createdAt,
-    updatedAt: createdAt,
-    startedAt: null,
-    finishedAt: null,
-    exitCode: null,
-    oomKilled: false,
-    error: null,
-  };
+  const { ports: _ports, ...rest } = podFixture({ id, name, createdAt, updatedAt: createdAt, containerName: `c-${id}`, volumeName: `v-${id}` });
+  return rest;
 }
 
 /** What a fresh repo on the same file reads: the truth the memory must equal. */
