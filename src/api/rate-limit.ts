@@ -50,8 +50,7 @@ export class TokenBuckets {
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/** onRequest hook (after auth): 429 with Retry-After once a token's bucket is empty. */
-/** A check that answers 429 (with Retry-After) when the caller is over its limit; true when it answered. */
+/** The onRequest check (after auth): 429 with Retry-After once a token's bucket is empty; true when it answered. */
 export function rateLimiter(buckets: TokenBuckets, keyOf: (req: FastifyRequest) => string | undefined) {
   return (req: FastifyRequest, reply: FastifyReply): boolean => {
     if (!buckets.enabled || !MUTATING.has(req.method)) return false;

@@ -11,21 +11,6 @@ export function frameHeaderBytes(n: number): number {
   return n < 126 ? 2 : n < 65536 ? 4 : 10;
 }
 
-/** Writes the header of a final, unmasked text frame of `n` payload bytes at `off`. */
-function writeHeader(buf: Buffer, off: number, n: number): void {
-  buf[off] = 0x81;
-  if (n < 126) {
-    buf[off + 1] = n;
-  } else if (n < 65536) {
-    buf[off + 1] = 126;
-    buf.writeUInt16BE(n, off + 2);
-  } else {
-    buf[off + 1] = 127;
-    buf.writeUInt32BE(Math.floor(n / 2 ** 32), off + 2);
-    buf.writeUInt32BE(n >>> 0, off + 6);
-  }
-}
-
 /** Headers of the frames of under 126 payload bytes, one character per byte. */
 const SHORT_HEADERS = Array.from({ length: 126 }, (_, n) => `\x81${String.fromCharCode(n)}`);
 
@@ -79,7 +64,7 @@ export class TextFrameBatch {
     const n = this.#buf.write(text, start + guess, 'utf8');
     const head = frameHeaderBytes(n);
     if (head !== guess) this.#buf.copyWithin(start + head, start + guess, start + guess + n);
-    writeHeader(this.#buf, start, n);
+    this.#buf.write(headerChars(n), start, 'latin1');
     this.#off = start + head + n;
     this.#size++;
   }

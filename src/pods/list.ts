@@ -28,4 +28,3 @@ export function firstAfter(sorted: readonly Pod[], key: PodKey): number {
   }
   return lo;
 }
-

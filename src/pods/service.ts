@@ -167,7 +167,6 @@ export class PodService extends EventEmitter {
     return { items, more: false };
   }
 
-
   /**
    * `hooks.onIntent` is called once the pod's row is committed, before the engine is touched
    * (the Idempotency-Key layer links its record to the pod there).
