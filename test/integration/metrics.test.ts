@@ -124,8 +124,8 @@ t.test('collector accuracy, /metrics and scrape cost against real runsc pods', a
   // Registered after realDaemon's own teardown, and does all of it itself (in whatever order
   // tap runs the two): delete every pod while the proxy still forwards, stop, then the proxy.
   t.teardown(async () => {
-    const list = await d.request('GET', '/v1/pods').catch(() => undefined);
-    for (const p of (list?.body?.items ?? []) as { id: string }[]) await d.request('DELETE', `/v1/pods/${p.id}?timeout=0`).catch(() => undefined);
+    const list = await d.listPods().catch(() => []);
+    for (const p of list as { id: string }[]) await d.request('DELETE', `/v1/pods/${p.id}?timeout=0`).catch(() => undefined);
     await d.stop();
     await proxy.close();
     for (const c of created) {

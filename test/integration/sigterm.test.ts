@@ -38,7 +38,7 @@ t.test('SIGTERM during creates: they finish, nothing is half made, pods keep run
   t.equal(await docker('inspect', '-f', '{{.State.Running}}', `pinacle-pod-${steady.id}`), 'true', 'the running pod runs on with the daemon gone');
   await d.restart();
   t.equal(await docker('inspect', '-f', '{{.State.StartedAt}}', `pinacle-pod-${steady.id}`), startedAt, 'and was never restarted');
-  const pods = (await d.request('GET', '/v1/pods')).body.items as { id: string; name: string; state: string; error: { code: string } | null }[];
+  const pods = (await d.listPods()) as { id: string; name: string; state: string; error: { code: string } | null }[];
   const diff = await disagreement(view, sid, pods);
   t.ok(isClean(diff), `no half-created pod, no leftover container: ${JSON.stringify(diff)}`);
   for (const [i, a] of answers.entries()) {
