@@ -17,7 +17,7 @@ import { templateRoutes } from './api/routes/templates.js';
 import { waitRoutes } from './api/routes/wait.js';
 import { flushQueued, selectSubprotocol, WS_CLOSE } from './api/websocket.js';
 import type { EventFeed } from './events/feed.js';
-import type { Idempotency } from './idempotency/keys.js';
+import type { IdempotencyLedger } from './idempotency/ledger.js';
 import type { LogService } from './logs/service.js';
 import { idempotencyHooks } from './idempotency/plugin.js';
 import type { PodWaiters } from './pods/wait.js';
@@ -28,7 +28,7 @@ import type { Reconciler } from './pods/reconciler.js';
 import type { PodService } from './pods/service.js';
 import type { Template } from './pods/templates.js';
 import type { TemplateName } from './pods/types.js';
-import type { ContainerRuntime } from './runtime/types.js';
+import type { ContainerRuntime } from './runtime/container-runtime.js';
 
 export interface AppDeps {
   log: Logger;
@@ -44,7 +44,7 @@ export interface AppDeps {
   /** Latest usage samples, kept by the background collector (no engine call per request). */
   stats: Pick<StatsCollector, 'latest'>;
   /** Idempotency-Key records (absent: the header is ignored). */
-  idempotency?: Idempotency | undefined;
+  idempotency?: IdempotencyLedger | undefined;
   /** Waiters for GET /v1/pods/{id}/wait (absent: the route is not served). */
   waiters?: PodWaiters | undefined;
   /** Pod logs (GET /v1/pods/{id}/logs and its WebSocket; absent: not served). */

@@ -8,7 +8,7 @@ import { StatsCollector } from './metrics/collector.js';
 import { instrumentPodService, instrumentRuntime } from './metrics/instrument.js';
 import { registerPodMetrics } from './metrics/pod-metrics.js';
 import { createMetrics } from './metrics/registry.js';
-import { Idempotency } from './idempotency/keys.js';
+import { IdempotencyLedger } from './idempotency/ledger.js';
 import { EventFeed } from './events/feed.js';
 import { EventPruner } from './events/pruner.js';
 import { LogService } from './logs/service.js';
@@ -19,7 +19,7 @@ import { PodService, type PodTransition } from './pods/service.js';
 import { builtinTemplates } from './pods/templates.js';
 import { PodWaiters } from './pods/wait.js';
 import { EventWatcher } from './pods/watcher.js';
-import type { ContainerRuntime } from './runtime/types.js';
+import type { ContainerRuntime } from './runtime/container-runtime.js';
 import { httpsOptions } from './api/tls.js';
 import { HostFirewall } from './network/firewall.js';
 import { parseAllowances } from './network/firewall-rules.js';
@@ -151,7 +151,7 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     log,
     onRepair: (kind) => metrics.reconcileRepairs.inc({ kind }),
   });
-  const idempotency = new Idempotency({
+  const idempotency = new IdempotencyLedger({
     repo: new IdempotencyRepo(db),
     ttlS: config.idempotencyTtlS,
     log,

@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { TlsConfigError } from './api/tls.js';
 import { createDaemon } from './daemon.js';
 import { IptablesBackend } from './network/iptables.js';
-import { createLogger } from './log.js';
+import { createLogger } from './logger.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
 import { StoreOpenError } from './store/db.js';
 

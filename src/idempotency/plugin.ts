@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PinacledError } from '../errors.js';
 import { fingerprint } from './fingerprint.js';
-import type { Idempotency } from './keys.js';
+import type { IdempotencyLedger } from './ledger.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -33,7 +33,7 @@ const KEPT_HEADERS = ['content-type', 'location'];
  * preHandler (after auth and body parsing) decides run / replay / 409 / 422, onSend records the
  * answer. Requests without the header are untouched.
  */
-export function idempotencyHooks(app: FastifyInstance, idem: Idempotency): void {
+export function idempotencyHooks(app: FastifyInstance, idem: IdempotencyLedger): void {
   app.decorateRequest('idempotencyKey', null);
   app.decorateRequest('podIntent', undefined);
 

@@ -59,11 +59,11 @@ export class LiveCut {
   /** Set when the safety valve fired (X never came). */
   resynced = false;
 
-  constructor(x: LogLine | null, hubLastKey: string | null) {
+  constructor(x: LogLine | null, streamLastKey: string | null) {
     this.#xKey = x && lineKey(x);
     const xt = x && normTs(x.ts);
     this.#resyncAfter = xt ? shiftSeconds(xt, RESYNC_S) : null;
-    this.#decided = this.#xKey === null || this.#xKey === hubLastKey;
+    this.#decided = this.#xKey === null || this.#xKey === streamLastKey;
   }
 
   admit(l: LogLine): boolean {

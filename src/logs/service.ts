@@ -2,8 +2,8 @@ import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { PodTransition } from '../pods/service.js';
 import type { Pod } from '../pods/types.js';
-import type { ContainerRuntime } from '../runtime/types.js';
-import { LogHubs } from './hubs.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { LogStreamPool } from './stream-pool.js';
 import { LogSession, type LogTarget } from './session.js';
 import type { LogRequest } from './types.js';
 
@@ -24,13 +24,13 @@ export interface LogServiceOptions {
 
 /** Pod logs: one-shot reads and follow sessions over shared per-pod engine streams. */
 export class LogService {
-  readonly hubs: LogHubs;
+  readonly streams: LogStreamPool;
   readonly #o: LogServiceOptions;
-  readonly #onTransition = (t: PodTransition) => this.hubs.onTransition(t);
+  readonly #onTransition = (t: PodTransition) => this.streams.onTransition(t);
 
   constructor(o: LogServiceOptions) {
     this.#o = o;
-    this.hubs = new LogHubs({
+    this.streams = new LogStreamPool({
       runtime: o.runtime,
       maxLineBytes: o.maxLineBytes,
       log: o.log,
@@ -57,7 +57,7 @@ export class LogService {
     const s = new LogSession(
       {
         runtime: this.#o.runtime,
-        hubs: this.hubs,
+        streams: this.streams,
         maxLineBytes: this.#o.maxLineBytes,
         maxQueuedBytes: this.#o.maxQueuedBytes,
         backlogDeadlineMs: this.#o.backlogDeadlineMs ?? 60_000,
@@ -73,6 +73,6 @@ export class LogService {
   /** Daemon shutdown: every follower gets `end` with reason `shutdown`. */
   close(): void {
     this.#o.pods.off('transition', this.#onTransition);
-    this.hubs.closeAll('shutdown');
+    this.streams.closeAll('shutdown');
   }
 }

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { ContainerRuntime, LogStream } from '../runtime/types.js';
+import type { ContainerRuntime, LogStream } from '../runtime/container-runtime.js';
 import { backlogQuery, LiveCut, matches } from './cut.js';
-import type { HubSubscription } from './hub.js';
-import type { LogHubs } from './hubs.js';
+import type { LogSubscription } from './shared-stream.js';
+import type { LogStreamPool } from './stream-pool.js';
 import { LogParser } from './lines.js';
 import { toEngineSeconds } from './time.js';
 import type { EndReason, LogLine, LogRequest } from './types.js';
@@ -30,7 +30,7 @@ export interface LogTarget {
 
 export interface SessionDeps {
   runtime: ContainerRuntime;
-  hubs: LogHubs;
+  streams: LogStreamPool;
   maxLineBytes: number;
   /** Bytes of live lines a session may queue while its backlog is sent. */
   maxQueuedBytes: number;
@@ -50,7 +50,7 @@ export class LogSession {
   readonly #t: LogTarget;
   readonly #req: LogRequest;
   readonly #live: boolean;
-  #sub: HubSubscription | undefined;
+  #sub: LogSubscription | undefined;
   #backlog: LogStream | undefined;
   #queue: LogLine[] = [];
   #queuedBytes = 0;
@@ -71,7 +71,7 @@ export class LogSession {
 
   async open(): Promise<void> {
     if (this.#live) {
-      this.#sub = this.#d.hubs.subscribe(this.#t.podId, this.#t.containerName, {
+      this.#sub = this.#d.streams.subscribe(this.#t.podId, this.#t.containerName, {
         line: (l) => this.#onLive(l),
         end: (reason) => this.#onLiveEnd(reason),
       });
@@ -121,7 +121,7 @@ export class LogSession {
       return;
     }
     if (this.#closed) return;
-    // From here the hub calls #onLive/#onLiveEnd directly until the stream or the client ends.
+    // From here the shared stream calls #onLive/#onLiveEnd directly until the stream or the client ends.
     await new Promise<void>((resolve) => (this.#resolveRun = resolve));
   }
 

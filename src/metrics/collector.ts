@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Pod } from '../pods/types.js';
-import type { ContainerRuntime } from '../runtime/types.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { detectCgroupVersion, readCgroup, resolveCgroupPaths, type CgroupPaths, type CgroupReading, type CgroupVersion } from './cgroup.js';
 import { readNetCounters } from './netns.js';
 

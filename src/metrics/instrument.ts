@@ -3,7 +3,7 @@ import type { Counter, Histogram } from 'prom-client';
 import { isPinacledError } from '../errors.js';
 import type { PodService } from '../pods/service.js';
 import { EngineConflictError, EngineError, EngineUnavailableError, ImageMissingError } from '../runtime/errors.js';
-import type { ContainerRuntime } from '../runtime/types.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
 
 export function engineErrorReason(err: unknown): string {
   if (err instanceof EngineUnavailableError) return 'unavailable';

@@ -1,6 +1,6 @@
 import { PinacledError } from '../errors.js';
 import { EngineConflictError, SubnetOverlapError } from '../runtime/errors.js';
-import type { ContainerRuntime } from '../runtime/types.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { allocateSubnet, formatCidr, gatewayOf, parseCidr, type Cidr } from './cidr.js';
 import { POD_BRIDGE_PREFIX } from './firewall-rules.js';
 

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { EngineUnavailableError } from '../runtime/errors.js';
-import type { ContainerRuntime, EngineInfo } from '../runtime/types.js';
+import type { ContainerRuntime, EngineInfo } from '../runtime/container-runtime.js';
 
 export interface EngineHealth {
   reachable: boolean;

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { EngineUnavailableError } from '../runtime/errors.js';
-import type { ContainerRuntime, ContainerSummary, VolumeSummary } from '../runtime/types.js';
+import type { ContainerRuntime, ContainerSummary, VolumeSummary } from '../runtime/container-runtime.js';
 import type { PodsRepo } from '../store/pods-repo.js';
 import type { EngineMonitor } from './engine-monitor.js';
 import { LABEL, MANAGED_FILTER } from './labels.js';

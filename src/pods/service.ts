@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { CreatePodInput } from '../api/schemas.js';
 import { PinacledError, isPinacledError } from '../errors.js';
 import { EngineConflictError, EngineError, EngineUnavailableError, withoutValues } from '../runtime/errors.js';
-import type { ContainerRuntime, ContainerStatus } from '../runtime/types.js';
+import type { ContainerRuntime, ContainerStatus } from '../runtime/container-runtime.js';
 import { NameTakenError, PortsExhaustedError, type PodPatch, type PodsRepo } from '../store/pods-repo.js';
 import type { EngineMonitor } from './engine-monitor.js';
 import { listeningPorts } from './host-ports.js';

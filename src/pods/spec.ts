@@ -1,4 +1,4 @@
-import type { ContainerSpec } from '../runtime/types.js';
+import type { ContainerSpec } from '../runtime/container-runtime.js';
 import { LABEL } from './labels.js';
 import type { Pod } from './types.js';
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ContainerRuntime, EngineEvent, EventSubscription } from '../runtime/types.js';
+import type { ContainerRuntime, EngineEvent, EventSubscription } from '../runtime/container-runtime.js';
 import type { EngineMonitor } from './engine-monitor.js';
 import { LABEL, MANAGED_FILTER } from './labels.js';
 import type { PodLocks } from './locks.js';

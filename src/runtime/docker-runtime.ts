@@ -15,7 +15,7 @@ import type {
   NetworkSpec,
   NetworkSummary,
   VolumeSummary,
-} from './types.js';
+} from './container-runtime.js';
 
 export interface DockerRuntimeOptions {
   /** DOCKER_HOST as Docker defines it (unix:///path or tcp://host:port); default: the local socket. */

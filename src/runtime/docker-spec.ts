@@ -1,4 +1,4 @@
-import type { ContainerSpec, NetworkSpec } from './types.js';
+import type { ContainerSpec, NetworkSpec } from './container-runtime.js';
 
 /**
  * ContainerSpec -> the body of Docker Engine API `POST /containers/create` (API 1.41).

@@ -3,7 +3,7 @@ import t from 'tap';
 import { loadConfig } from '../../src/config/load.js';
 import { createDaemon } from '../../src/daemon.js';
 import { fingerprint } from '../../src/idempotency/fingerprint.js';
-import { FakeRuntime } from '../../src/runtime/fake-runtime.js';
+import { FakeRuntime } from '../helpers/fakes/fake-runtime.js';
 import { openDb } from '../../src/store/db.js';
 import { IdempotencyRepo } from '../../src/store/idempotency-repo.js';
 import { PodsRepo } from '../../src/store/pods-repo.js';

@@ -92,7 +92,7 @@ t.test('WebSocket follow: backlog, live lines, then end + close 1000 when the po
   t.same(ws.msgs.map((m) => m.line ?? m), ['b', 'live 1', 'live 2', { type: 'end', reason: 'stopped' }]);
   t.same(ws.msgs[1].stream, 'stderr');
   t.equal(closed.code, 1000);
-  t.equal(d.logs.hubs.size, 0, 'shared stream gone');
+  t.equal(d.logs.streams.size, 0, 'shared stream gone');
   t.equal(d.runtime.logs.openStreams, 0, 'no engine stream left open');
 });
 
@@ -102,15 +102,15 @@ t.test('ten followers share one engine stream; it is destroyed when the last lea
   const base = await listen(t, d);
   const clients = await Promise.all(Array.from({ length: 10 }, () => connect(`${base}/v1/pods/${pod.id}/logs/stream?tail=0`, { headers: auth })));
   // Each follower reads its own backlog once; then only the shared stream stays open.
-  await eventually(() => d.runtime.logs.openStreams === 1 && d.logs.hubs.followers(pod.id) === 10);
+  await eventually(() => d.runtime.logs.openStreams === 1 && d.logs.streams.followers(pod.id) === 10);
   d.runtime.logs.append(pod.containerId, 'stdout', 'new\n');
   for (const c of clients) await c.until((m) => m.line === 'new');
   t.ok(clients.every((c) => c.msgs.length === 1), 'tail=0: only the new line, once');
   for (const c of clients.slice(0, 9)) c.ws.terminate();
-  await eventually(() => d.logs.hubs.followers(pod.id) === 1);
+  await eventually(() => d.logs.streams.followers(pod.id) === 1);
   t.equal(d.runtime.logs.openStreams, 1, 'still open for the last follower');
   clients[9]!.ws.close();
-  await eventually(() => d.runtime.logs.openStreams === 0 && d.logs.hubs.size === 0);
+  await eventually(() => d.runtime.logs.openStreams === 0 && d.logs.streams.size === 0);
   t.pass('engine stream destroyed with the last follower');
 });
 
@@ -152,7 +152,7 @@ t.test('delete while followed: end deleted', async (t) => {
   const d = await fakeDaemon(t);
   const pod = await podWithLogs(d, []);
   const ws = await injectCapture(d, `/v1/pods/${pod.id}/logs/stream`);
-  await eventually(() => d.logs.hubs.followers(pod.id) === 1);
+  await eventually(() => d.logs.streams.followers(pod.id) === 1);
   await d.app.inject({ method: 'DELETE', url: `/v1/pods/${pod.id}`, headers: auth });
   t.equal((await ws.closed).code, 1000);
   t.same(ws.msgs, [{ type: 'end', reason: 'deleted' }]);
@@ -172,16 +172,16 @@ t.test('a client that does not read is dropped with 4001 and its engine stream r
   const d = await fakeDaemon(t, { PINACLED_WS_MAX_BUFFER_BYTES: String(1024 * 1024) });
   const pod = await podWithLogs(d, []);
   const ws = await injectCapture(d, `/v1/pods/${pod.id}/logs/stream`);
-  await eventually(() => d.logs.hubs.followers(pod.id) === 1);
+  await eventually(() => d.logs.streams.followers(pod.id) === 1);
   ws.ws.pause();
   // Enough to fill the kernel's loopback buffers too, before the server's queue grows; written
   // in engine-sized bursts, one per tick.
   const N = 200_000;
-  for (let i = 0; i < N && d.logs.hubs.size > 0; i++) {
+  for (let i = 0; i < N && d.logs.streams.size > 0; i++) {
     d.runtime.logs.append(pod.containerId, 'stdout', `${'z'.repeat(100)} ${i}\n`);
     if (i % 200 === 0) await new Promise((r) => setImmediate(r));
   }
-  await eventually(() => d.logs.hubs.size === 0 && d.runtime.logs.openStreams === 0);
+  await eventually(() => d.logs.streams.size === 0 && d.runtime.logs.openStreams === 0);
   ws.ws.resume();
   const closed = await ws.closed;
   t.equal(closed.code, 4001);
@@ -230,7 +230,7 @@ t.test('daemon shutdown: followers get end shutdown and close 1001', async (t) =
   const pod = await podWithLogs(d, []);
   const base = await listen(t, d);
   const ws = await connect(`${base}/v1/pods/${pod.id}/logs/stream`, { headers: auth });
-  await eventually(() => d.logs.hubs.followers(pod.id) === 1);
+  await eventually(() => d.logs.streams.followers(pod.id) === 1);
   d.logs.close();
   const closed = await ws.closed;
   t.equal(closed.code, 1001);

@@ -8,8 +8,8 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { loadConfig } from '../../src/config/load.js';
 import { createDaemon } from '../../src/daemon.js';
-import { createLogger } from '../../src/log.js';
-import { FakeRuntime } from '../../src/runtime/fake-runtime.js';
+import { createLogger } from '../../src/logger.js';
+import { FakeRuntime } from '../helpers/fakes/fake-runtime.js';
 import { auth, fakeDaemon, OPENAPI_PATH, TEST_TOKEN } from '../helpers/app.js';
 
 /** A CA, a server certificate for 127.0.0.1, a client certificate, and one from a foreign CA. */

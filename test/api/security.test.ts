@@ -6,10 +6,10 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { loadConfig } from '../../src/config/load.js';
 import { createDaemon } from '../../src/daemon.js';
-import { createLogger } from '../../src/log.js';
-import { FakeFirewall } from '../../src/network/fake-firewall.js';
+import { createLogger } from '../../src/logger.js';
+import { FakeFirewall } from '../helpers/fakes/fake-firewall.js';
 import { EngineError } from '../../src/runtime/errors.js';
-import { FakeRuntime } from '../../src/runtime/fake-runtime.js';
+import { FakeRuntime } from '../helpers/fakes/fake-runtime.js';
 import { auth, fakeDaemon, OPENAPI_PATH, TEST_TOKEN } from '../helpers/app.js';
 
 const custom = { name: 'web', template: 'custom', image: 'pinacled/testbox:1' };

@@ -5,8 +5,8 @@ import pino from 'pino';
 import type { Test } from 'tap';
 import { loadConfig } from '../../src/config/load.js';
 import { createDaemon, type Daemon } from '../../src/daemon.js';
-import { FakeRuntime } from '../../src/runtime/fake-runtime.js';
-import type { ContainerRuntime } from '../../src/runtime/types.js';
+import { FakeRuntime } from './fakes/fake-runtime.js';
+import type { ContainerRuntime } from '../../src/runtime/container-runtime.js';
 
 export const TEST_TOKEN = 'test-token-0123456789abcdef';
 export const OPENAPI_PATH = resolve(import.meta.dirname, '..', '..', 'openapi.yaml');

@@ -3,7 +3,7 @@ import t from 'tap';
 import { buildContainerSpec } from '../../src/pods/spec.js';
 import type { Pod } from '../../src/pods/types.js';
 import { toDockerCreateBody, toDockerNetworkBody } from '../../src/runtime/docker-spec.js';
-import type { ContainerSpec } from '../../src/runtime/types.js';
+import type { ContainerSpec } from '../../src/runtime/container-runtime.js';
 
 const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({
   name: 'pinacle-pod-p1',

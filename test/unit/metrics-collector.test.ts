@@ -5,7 +5,7 @@ import pino from 'pino';
 import t, { type Test } from 'tap';
 import { StatsCollector, type PassReport } from '../../src/metrics/collector.js';
 import type { Pod } from '../../src/pods/types.js';
-import type { ContainerRuntime, ContainerStatus } from '../../src/runtime/types.js';
+import type { ContainerRuntime, ContainerStatus } from '../../src/runtime/container-runtime.js';
 
 const ID = 'c'.repeat(64);
 const PID = 4711;

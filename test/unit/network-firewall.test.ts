@@ -1,6 +1,6 @@
 import pino from 'pino';
 import t from 'tap';
-import { FakeFirewall } from '../../src/network/fake-firewall.js';
+import { FakeFirewall } from '../helpers/fakes/fake-firewall.js';
 import { HostFirewall } from '../../src/network/firewall.js';
 import { BLOCKED_V4, CHAIN_FORWARD, CHAIN_INPUT, driftOf, ipv4Plan, ipv6Plan, parseAllowances, type FirewallPolicy } from '../../src/network/firewall-rules.js';
 import { hostDnsServers, nameservers } from '../../src/network/resolv.js';

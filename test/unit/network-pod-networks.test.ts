@@ -1,7 +1,7 @@
 import t from 'tap';
 import { bridgeNameFor, networkNameFor, PodNetworks } from '../../src/network/pod-networks.js';
 import { EngineConflictError, SubnetOverlapError } from '../../src/runtime/errors.js';
-import { FakeRuntime } from '../../src/runtime/fake-runtime.js';
+import { FakeRuntime } from '../helpers/fakes/fake-runtime.js';
 
 const POD = 'dev.pinacle.pod-id';
 const labels = (id: string) => ({ 'dev.pinacle.managed': 'true', [POD]: id });

@@ -5,7 +5,7 @@ import pino from 'pino';
 import t, { type Test } from 'tap';
 import { isPinacledError } from '../../src/errors.js';
 import { canonicalJson, fingerprint } from '../../src/idempotency/fingerprint.js';
-import { Idempotency } from '../../src/idempotency/keys.js';
+import { IdempotencyLedger } from '../../src/idempotency/ledger.js';
 import type { Pod } from '../../src/pods/types.js';
 import { openDb } from '../../src/store/db.js';
 import { IdempotencyRepo } from '../../src/store/idempotency-repo.js';
@@ -20,7 +20,7 @@ function setup(t: Test, pods: Record<string, Partial<Pod>> = {}, settled = true)
   const repo = new IdempotencyRepo(db);
   const clock = { now: new Date('2030-01-01T00:00:00.000Z') };
   const state = { settled };
-  const idem = new Idempotency({
+  const idem = new IdempotencyLedger({
     repo,
     ttlS: 3600,
     log: pino({ level: 'silent' }),
@@ -102,7 +102,7 @@ t.test('records a crash interrupted are settled from the pods once reconciled', 
   repo.begin('delete-not-done', 'fp', JSON.stringify({ route: 'DELETE /v1/pods/:id', podId: 'stays' }), at, until);
   repo.begin('stop', 'fp', JSON.stringify({ route: 'POST /v1/pods/:id/stop', podId: 'stays' }), at, until);
   // A new process (nothing in flight in memory).
-  const idem = new Idempotency({
+  const idem = new IdempotencyLedger({
     repo,
     ttlS: 3600,
     log: pino({ level: 'silent' }),

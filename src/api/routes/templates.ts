@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Template } from '../../pods/templates.js';
 import type { TemplateName } from '../../pods/types.js';
-import type { ContainerRuntime } from '../../runtime/types.js';
+import type { ContainerRuntime } from '../../runtime/container-runtime.js';
 
 export function templateRoutes(app: FastifyInstance, templates: Record<TemplateName, Template>, runtime: ContainerRuntime): void {
   app.get('/v1/templates', async () => ({

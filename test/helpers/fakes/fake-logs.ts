@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import type { LogOptions, LogStream } from './types.js';
+import type { LogOptions, LogStream } from '../../../src/runtime/container-runtime.js';
 
 interface Entry {
   ns: bigint;

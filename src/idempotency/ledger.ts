@@ -23,7 +23,7 @@ interface StoredAnswer {
   body: string;
 }
 
-export interface IdempotencyOptions {
+export interface IdempotencyLedgerOptions {
   repo: IdempotencyRepo;
   ttlS: number;
   log: Logger;
@@ -56,14 +56,14 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  *   otherwise released;
  * - start, stop, restart: released (running them again converges to the same state).
  */
-export class Idempotency {
-  readonly #o: IdempotencyOptions;
+export class IdempotencyLedger {
+  readonly #o: IdempotencyLedgerOptions;
   readonly #now: () => Date;
   /** Keys whose operation runs in this process now, with their progress. */
   readonly #inflight = new Map<string, Progress>();
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(o: IdempotencyOptions) {
+  constructor(o: IdempotencyLedgerOptions) {
     this.#o = o;
     this.#now = o.now ?? (() => new Date());
   }

@@ -1,5 +1,5 @@
-import type { Family } from './firewall-rules.js';
-import type { FirewallBackend } from './iptables.js';
+import type { Family } from '../../../src/network/firewall-rules.js';
+import type { FirewallBackend } from '../../../src/network/iptables.js';
 
 /**
  * An in-memory filter table per family, for tests: understands what HostFirewall sends

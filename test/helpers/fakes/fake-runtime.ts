@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { overlaps, parseCidr } from '../network/cidr.js';
-import { EngineConflictError, EngineError, EngineUnavailableError, ImageMissingError, SubnetOverlapError } from './errors.js';
+import { overlaps, parseCidr } from '../../../src/network/cidr.js';
+import { EngineConflictError, EngineError, EngineUnavailableError, ImageMissingError, SubnetOverlapError } from '../../../src/runtime/errors.js';
 import { FakeLogs } from './fake-logs.js';
 import type {
   ContainerRuntime,
@@ -16,7 +16,7 @@ import type {
   NetworkSpec,
   NetworkSummary,
   VolumeSummary,
-} from './types.js';
+} from '../../../src/runtime/container-runtime.js';
 
 interface FakeContainer {
   id: string;

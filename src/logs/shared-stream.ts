@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ContainerRuntime, LogStream } from '../runtime/types.js';
+import type { ContainerRuntime, LogStream } from '../runtime/container-runtime.js';
 import { lineKey } from './cut.js';
 import { LogParser } from './lines.js';
 import type { EndReason, LogLine } from './types.js';
@@ -8,19 +8,19 @@ import type { EndReason, LogLine } from './types.js';
  * Lines the shared stream asks for when it opens. Its first line proves the engine has
  * positioned the stream (see `ready`); a few more cover an engine that positions it late.
  */
-export const HUB_TAIL = 100;
+export const SHARED_STREAM_TAIL = 100;
 /** How long `ready` waits for that first line when the log is empty or the engine is slow. */
 export const POSITION_WAIT_MS = 500;
 /** After a stop/delete transition, how long the engine gets to end the stream by itself. */
 export const FINISH_GRACE_MS = 1000;
 
-export interface HubSubscriber {
+export interface LogSubscriber {
   line(l: LogLine): void;
   /** The shared stream ended; called once, and never after close(). */
   end(reason: EndReason): void;
 }
 
-export interface HubSubscription {
+export interface LogSubscription {
   /** Key of the last line the stream had delivered when this subscription began (LiveCut's H). */
   readonly lastKeyAtSubscribe: string | null;
   /** Resolves when the engine stream is positioned (first line, POSITION_WAIT_MS, or its end). */
@@ -28,7 +28,7 @@ export interface HubSubscription {
   close(): void;
 }
 
-interface HubDeps {
+interface SharedLogStreamDeps {
   runtime: ContainerRuntime;
   maxLineBytes: number;
   log: Logger;
@@ -44,12 +44,12 @@ interface HubDeps {
  * it, which the engine does when the container stops, or FINISH_GRACE_MS after a stop or
  * delete transition of the pod, whichever comes first.
  */
-export class LogHub {
+export class SharedLogStream {
   readonly podId: string;
   readonly #containerName: string;
-  readonly #d: HubDeps;
-  readonly #onGone: (hub: LogHub) => void;
-  readonly #subs = new Set<HubSubscriber>();
+  readonly #d: SharedLogStreamDeps;
+  readonly #onGone: (stream: SharedLogStream) => void;
+  readonly #subs = new Set<LogSubscriber>();
   #upstream: LogStream | undefined;
   #lastKey: string | null = null;
   #ended = false;
@@ -58,7 +58,7 @@ export class LogHub {
   readonly ready: Promise<void>;
   #markReady!: () => void;
 
-  constructor(podId: string, containerName: string, d: HubDeps, onGone: (hub: LogHub) => void) {
+  constructor(podId: string, containerName: string, d: SharedLogStreamDeps, onGone: (stream: SharedLogStream) => void) {
     this.podId = podId;
     this.#containerName = containerName;
     this.#d = d;
@@ -76,7 +76,7 @@ export class LogHub {
     return this.#subs.size;
   }
 
-  subscribe(sub: HubSubscriber): HubSubscription {
+  subscribe(sub: LogSubscriber): LogSubscription {
     // Same tick as the fan-out below: every line is either before lastKeyAtSubscribe or queued.
     const lastKeyAtSubscribe = this.#lastKey;
     this.#subs.add(sub);
@@ -106,7 +106,7 @@ export class LogHub {
   async #open(): Promise<void> {
     let up: LogStream | undefined;
     try {
-      up = await this.#d.runtime.openLogs(this.#containerName, { follow: true, tail: HUB_TAIL, timestamps: true, stdout: true, stderr: true });
+      up = await this.#d.runtime.openLogs(this.#containerName, { follow: true, tail: SHARED_STREAM_TAIL, timestamps: true, stdout: true, stderr: true });
     } catch (err) {
       this.#d.log.warn({ podId: this.podId, err: (err as { detailForLogs?: string }).detailForLogs ?? (err as Error).message }, 'cannot open the log stream');
       this.#finish('error');
