@@ -8,6 +8,7 @@ import { requestObserver } from './metrics/http.js';
 import type { HttpsOptions } from './api/tls.js';
 import { installProblemHandlers, problemOf, sendProblem } from './api/problem.js';
 import { eventRoutes } from './api/routes/events.js';
+import { execRoutes } from './api/routes/exec.js';
 import { healthRoutes } from './api/routes/health.js';
 import { logRoutes } from './api/routes/logs.js';
 import { openapiRoutes } from './api/routes/openapi.js';
@@ -16,6 +17,7 @@ import { statsRoutes } from './api/routes/stats.js';
 import { templateRoutes } from './api/routes/templates.js';
 import { waitRoutes } from './api/routes/wait.js';
 import { flushQueued, selectSubprotocol, WS_CLOSE } from './api/websocket.js';
+import type { ExecService } from './access/exec.js';
 import type { EventFeed } from './events/feed.js';
 import type { IdempotencyLedger } from './idempotency/ledger.js';
 import type { LogService } from './logs/service.js';
@@ -51,6 +53,8 @@ export interface AppDeps {
   logs?: LogService | undefined;
   /** Pod event feed (GET /v1/events and its WebSocket; absent: not served). */
   events?: EventFeed | undefined;
+  /** Exec in pods (POST /v1/pods/{id}/exec; absent: not served). */
+  exec?: ExecService | undefined;
   /** Bytes queued for a WebSocket client that does not read before it is dropped. */
   wsMaxBufferBytes?: number;
   openapi: unknown;
@@ -196,6 +200,7 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
   const wsMaxBufferBytes = d.wsMaxBufferBytes ?? 4 * 1024 * 1024;
   if (d.logs) logRoutes(app, { logs: d.logs, wsMaxBufferBytes });
   if (d.events) eventRoutes(app, { events: d.events, wsMaxBufferBytes });
+  if (d.exec) execRoutes(app, d.exec);
   app.get('/metrics', async (_req, reply) => {
     reply.type(d.metrics.registry.contentType);
     return d.metrics.registry.metrics();

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { ExecService } from './access/exec.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
@@ -167,6 +168,13 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     }
   });
   const waiters = new PodWaiters(service);
+  const exec = new ExecService({
+    runtime,
+    pods: service,
+    log,
+    maxOutputBytes: config.access.execMaxOutputBytes,
+    defaultTimeoutS: config.access.execTimeoutS,
+  });
   const openapi = parseYaml(readFileSync(openapiPath, 'utf8')) as unknown;
   const app = await buildApp({
     log,
@@ -189,6 +197,7 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     waiters,
     logs,
     events,
+    exec,
     wsMaxBufferBytes: config.wsMaxBufferBytes,
     openapi,
     runtimeName: config.runtime,

@@ -19,6 +19,7 @@ export const IDEMPOTENT_ROUTES: ReadonlySet<string> = new Set([
   'POST /v1/pods/:id/stop',
   'POST /v1/pods/:id/restart',
   'DELETE /v1/pods/:id',
+  'POST /v1/pods/:id/exec',
 ]);
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';

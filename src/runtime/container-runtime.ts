@@ -212,4 +212,42 @@ export interface ContainerRuntime {
    * when the container does not exist. A follow stream ends when the container stops.
    */
   openLogs(id: string, opts: LogOptions): Promise<LogStream | undefined>;
+  /**
+   * Starts a process in a running container. Undefined: no such container; a container that
+   * is not running is a ContainerNotRunningError.
+   */
+  exec(id: string, opts: ExecOptions): Promise<ExecSession | undefined>;
+}
+
+/** A process to run inside a running container (the engine's exec). */
+export interface ExecOptions {
+  cmd: string[];
+  env?: Record<string, string> | undefined;
+  /** User name or uid[:gid]; null: the image's user. */
+  user?: string | null | undefined;
+  /** Absolute path; null: the image's working directory. */
+  workdir?: string | null | undefined;
+  /** Allocate a PTY: one raw output stream, resizable. */
+  tty: boolean;
+  /** Attach stdin (the session's `stdin` is then writable; ending it sends EOF). */
+  stdin: boolean;
+}
+
+/**
+ * A started exec. Its owner reads the output until it ends, then calls wait(); close() destroys
+ * the engine connection (idempotent). Closing does not kill the process inside the container:
+ * the engine has no such call, so src/access/ runs every command under a wrapper that can.
+ */
+export interface ExecSession {
+  /** Writable when started with `stdin`; else null. */
+  stdin: NodeJS.WritableStream | null;
+  /** Standard output; for a TTY exec the PTY's one stream. */
+  stdout: NodeJS.ReadableStream;
+  /** Standard error; ends at once for a TTY exec. */
+  stderr: NodeJS.ReadableStream;
+  /** Sets the PTY size (TTY execs only). */
+  resize(cols: number, rows: number): Promise<void>;
+  /** The exit code once the output has ended (null: the engine does not know it). */
+  wait(): Promise<number | null>;
+  close(): void;
 }

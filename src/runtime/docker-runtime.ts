@@ -1,6 +1,8 @@
 import Docker from 'dockerode';
+import { mapError, status, type ModemError } from './docker-errors.js';
+import { startExec } from './docker-exec.js';
 import { toDockerCreateBody, toDockerNetworkBody } from './docker-spec.js';
-import { EngineConflictError, EngineError, EngineUnavailableError, ImageMissingError, SubnetOverlapError } from './errors.js';
+import { EngineConflictError, EngineUnavailableError, ImageMissingError, SubnetOverlapError } from './errors.js';
 import type {
   ContainerRuntime,
   ContainerSpec,
@@ -10,6 +12,8 @@ import type {
   EngineEvent,
   EngineInfo,
   EventSubscription,
+  ExecOptions,
+  ExecSession,
   LogOptions,
   LogStream,
   NetworkSpec,
@@ -32,44 +36,6 @@ function modemOptions(dockerHost: string | undefined): Docker.DockerOptions {
     return { host: url.hostname, port: Number(url.port || 2375), protocol: 'http' };
   }
   throw new Error(`DOCKER_HOST: unsupported scheme ${url.protocol} (use unix:// or tcp://)`);
-}
-
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EACCES', 'ABORT_ERR']);
-
-/**
- * While dockerd shuts down (or its containerd is gone) its API still answers, with 500s whose
- * text shows its own internals are closed (seen on 20.10: "database not open", "transport is
- * closing", libnetwork's "failed to update store"). That is an unavailable engine (503, retry),
- * not an operation the engine rejected (502).
- */
-const ENGINE_GOING_DOWN = /database not open|transport is closing|error while dialing|daemon is shutting down|failed to update store for object type/i;
-
-interface ModemError {
-  statusCode?: number;
-  code?: string;
-  name?: string;
-  message?: string;
-  json?: { message?: string } | null;
-}
-
-/** Maps a docker-modem error to our typed errors; raw engine errors never leave this file. */
-function mapError(op: string, err: unknown): Error {
-  const e = err as ModemError;
-  if (e?.name === 'AbortError' || e?.name === 'TimeoutError' || (e?.code && UNREACHABLE.has(e.code))) {
-    return new EngineUnavailableError(`container engine unreachable during ${op}: ${e.code ?? e.name}`, err);
-  }
-  if (e?.statusCode === undefined) {
-    return new EngineUnavailableError(`container engine failed during ${op}: ${e?.message ?? String(err)}`, err);
-  }
-  const msg = e.json?.message ?? e.message ?? 'unknown engine error';
-  if (e.statusCode >= 500 && ENGINE_GOING_DOWN.test(msg)) {
-    return new EngineUnavailableError(`container engine going down during ${op}: HTTP ${e.statusCode}: ${msg}`, err);
-  }
-  return new EngineError(`${op}: HTTP ${e.statusCode}: ${msg}`, e.statusCode, err);
-}
-
-function status(err: unknown): number | undefined {
-  return (err as ModemError)?.statusCode;
 }
 
 export class DockerRuntime implements ContainerRuntime {
@@ -403,5 +369,9 @@ export class DockerRuntime implements ContainerRuntime {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  async exec(id: string, o: ExecOptions): Promise<ExecSession | undefined> {
+    return startExec({ unary: this.#docker, long: this.#long, timeoutMs: this.#timeoutMs }, id, o);
   }
 }

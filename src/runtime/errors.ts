@@ -52,3 +52,10 @@ export function withoutValues(err: unknown, values: string[]): unknown {
   const detail = secrets.reduce((text, s) => text.split(s).join('[redacted]'), err.detailForLogs);
   return err instanceof EngineError ? new EngineError(detail, err.engineStatus) : new EngineUnavailableError(detail);
 }
+
+/** The container exists but is not running (exec refused). */
+export class ContainerNotRunningError extends PinacledError {
+  constructor(id: string) {
+    super('PINACLED_ERR_POD_NOT_RUNNING', `Container ${id} is not running`);
+  }
+}

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { overlaps, parseCidr } from '../../../src/network/cidr.js';
-import { EngineConflictError, EngineError, EngineUnavailableError, ImageMissingError, SubnetOverlapError } from '../../../src/runtime/errors.js';
+import { ContainerNotRunningError, EngineConflictError, EngineError, EngineUnavailableError, ImageMissingError, SubnetOverlapError } from '../../../src/runtime/errors.js';
+import { FakeExecs } from './fake-exec.js';
 import { FakeLogs } from './fake-logs.js';
 import type {
   ContainerRuntime,
@@ -11,6 +12,8 @@ import type {
   EngineEvent,
   EngineInfo,
   EventSubscription,
+  ExecOptions,
+  ExecSession,
   LogOptions,
   LogStream,
   NetworkSpec,
@@ -46,6 +49,8 @@ export class FakeRuntime implements ContainerRuntime {
   readonly calls: Partial<Record<Method, number>> = {};
   /** Container output: `logs.append(containerId, 'stdout', text)` writes, `logs.openStreams` counts. */
   readonly logs = new FakeLogs();
+  /** Processes run by exec: `execs.records`, `execs.programs` (see fake-exec.ts). */
+  readonly execs = new FakeExecs();
   /** What containerStats answers for a container id (over zeros and the spec's limits). */
   readonly stats = new Map<string, Partial<ContainerStats>>();
   readonly #failures = new Map<Method, Error[]>();
@@ -219,6 +224,14 @@ export class FakeRuntime implements ContainerRuntime {
     await this.#enter('openLogs');
     const c = this.#find(id);
     return c && this.logs.open(c.id, c.status.running, opts);
+  }
+
+  async exec(id: string, opts: ExecOptions): Promise<ExecSession | undefined> {
+    await this.#enter('exec');
+    const c = this.#find(id);
+    if (!c) return undefined;
+    if (!c.status.running) throw new ContainerNotRunningError(id);
+    return this.execs.start(c.id, opts);
   }
 
   async containerStats(id: string): Promise<ContainerStats | undefined> {

@@ -1,0 +1,136 @@
+import type { Logger } from 'pino';
+import { PinacledError } from '../errors.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { launch, targetOf, type AccessPods } from './launch.js';
+import { BoundedOutput } from './output.js';
+
+export interface ExecRequest {
+  command: string[];
+  env?: Record<string, string> | undefined;
+  workdir?: string | undefined;
+  user?: string | undefined;
+  stdin?: string | undefined;
+  timeoutS?: number | undefined;
+}
+
+export interface ExecResult {
+  /** The exit status (137 when killed at the deadline); null: the engine did not say. */
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  /** Some output was cut (either stream went past the per-stream limit). */
+  truncated: boolean;
+  timedOut: boolean;
+  durationMs: number;
+}
+
+export type ExecOutcome = 'ok' | 'nonzero' | 'timeout' | 'cancelled' | 'error';
+
+export interface ExecServiceOptions {
+  runtime: ContainerRuntime;
+  pods: AccessPods;
+  log: Logger;
+  /** Bytes kept per output stream of a one-shot exec. */
+  maxOutputBytes: number;
+  defaultTimeoutS: number;
+  /** Every exec that ended, for metrics and the event feed (command name only). */
+  onExec?: ((e: { podId: string; podName: string; kind: 'exec' | 'stream' | 'terminal'; command: string; outcome: ExecOutcome; seconds: number }) => void) | undefined;
+}
+
+/** After a kill, the engine stream gets this long to end before it is cut. */
+const AFTER_KILL_MS = 5000;
+
+/**
+ * The engine reports an exec it could not start (unknown user, missing working directory) as
+ * exit code 126 with its reason as output. Those are the request's fault: a 400 naming the field.
+ */
+function startFailure(r: ExecResult): PinacledError | undefined {
+  if (r.exitCode !== 126) return undefined;
+  const text = r.stdout + r.stderr;
+  if (/unable to find (user|group)|no matching entries in (passwd|group)/i.test(text)) {
+    return new PinacledError('PINACLED_ERR_VALIDATION', 'The user does not exist in the pod', { fields: [{ field: 'user', message: 'no such user in the pod' }] });
+  }
+  if (/initial working directory|chdir/i.test(text) && /no such file|not a directory/i.test(text)) {
+    return new PinacledError('PINACLED_ERR_VALIDATION', 'The working directory does not exist in the pod', { fields: [{ field: 'workdir', message: 'no such directory in the pod' }] });
+  }
+  return undefined;
+}
+
+/** Name of the program, for metrics-free logs and events: never its arguments. */
+export function commandName(command: string[]): string {
+  const first = command[0] ?? '';
+  return (first.split('/').pop() ?? first).slice(0, 64);
+}
+
+export class ExecService {
+  readonly #o: ExecServiceOptions;
+
+  constructor(o: ExecServiceOptions) {
+    this.#o = o;
+  }
+
+  get options(): ExecServiceOptions {
+    return this.#o;
+  }
+
+  /** Checks the pod (404, 409) before anything is started. */
+  target(podId: string) {
+    return targetOf(this.#o.pods.get(podId));
+  }
+
+  /** Runs a command to its end (or its deadline, or `signal`: the client went away). */
+  async run(podId: string, req: ExecRequest, signal?: AbortSignal): Promise<ExecResult> {
+    const t = this.target(podId);
+    const started = performance.now();
+    const timeoutS = req.timeoutS ?? this.#o.defaultTimeoutS;
+    let outcome: ExecOutcome = 'error';
+    try {
+      const l = await launch(
+        this.#o.runtime,
+        t,
+        { command: req.command, env: req.env, user: req.user, workdir: req.workdir, tty: false, stdin: req.stdin !== undefined, deadlineS: timeoutS },
+        this.#o.log,
+      );
+      const out = new BoundedOutput(this.#o.maxOutputBytes);
+      const err = new BoundedOutput(this.#o.maxOutputBytes);
+      l.session.stdout.on('data', (b: Buffer) => out.push(b));
+      l.session.stderr.on('data', (b: Buffer) => err.push(b));
+      if (l.session.stdin) l.session.stdin.end(req.stdin ?? '');
+      let timedOut = false;
+      let cancelled = false;
+      let cut: NodeJS.Timeout | undefined;
+      const stop = (why: 'timeout' | 'cancel') => {
+        if (why === 'timeout') timedOut = true;
+        else cancelled = true;
+        void l.kill();
+        cut ??= setTimeout(() => l.session.close(), AFTER_KILL_MS);
+      };
+      const deadline = setTimeout(() => stop('timeout'), timeoutS * 1000);
+      const onAbort = () => stop('cancel');
+      signal?.addEventListener('abort', onAbort);
+      let exitCode: number | null;
+      try {
+        exitCode = await l.session.wait();
+      } finally {
+        clearTimeout(deadline);
+        clearTimeout(cut);
+        signal?.removeEventListener('abort', onAbort);
+        l.session.close();
+      }
+      const r: ExecResult = {
+        exitCode,
+        stdout: out.text(),
+        stderr: err.text(),
+        truncated: out.truncated || err.truncated,
+        timedOut,
+        durationMs: Math.round(performance.now() - started),
+      };
+      const refused = startFailure(r);
+      if (refused) throw refused;
+      outcome = timedOut ? 'timeout' : cancelled ? 'cancelled' : r.exitCode === 0 ? 'ok' : 'nonzero';
+      return r;
+    } finally {
+      this.#o.onExec?.({ podId: t.podId, podName: t.podName, kind: 'exec', command: commandName(req.command), outcome, seconds: (performance.now() - started) / 1000 });
+    }
+  }
+}
