@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from './config/load.js';
+import { unknownVars } from './config/unknown-vars.js';
 import { TlsConfigError } from './api/tls.js';
 import { createDaemon } from './daemon.js';
 import { IptablesBackend } from './network/iptables.js';
@@ -22,6 +23,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  for (const v of unknownVars(process.env)) {
+    log.warn({ variable: v.name, nearest: v.nearest }, `unknown setting ${v.name} is ignored; did you mean ${v.nearest}?`);
+  }
   const runtime = new DockerRuntime({ dockerHost: config.dockerHost, timeoutMs: config.engineTimeoutMs });
   const openapiPath = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'openapi.yaml');
   let daemon;

@@ -35,6 +35,8 @@ export function parseTimeParam(value: string, now: Date = new Date()): string | 
   const d = DURATION.exec(v);
   if (d) {
     const ms = now.getTime() - Number(d[1]) * UNIT_S[d[2] as keyof typeof UNIT_S] * 1000;
+    // A duration reaching back before 1970 (`999999999d`) names no time the engine can take.
+    if (ms < 0) return null;
     return fromEpoch(Math.floor(ms / 1000), String((ms % 1000) * 1_000_000).padStart(9, '0'));
   }
   const u = UNIX.exec(v);

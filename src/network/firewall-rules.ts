@@ -25,6 +25,9 @@ export const BLOCKED_V4: readonly { cidr: string; why: string }[] = [
   { cidr: '172.16.0.0/12', why: 'private (RFC 1918), includes Docker networks' },
   { cidr: '192.168.0.0/16', why: 'private (RFC 1918)' },
   { cidr: '169.254.0.0/16', why: 'link-local, includes cloud metadata 169.254.169.254' },
+  // A public address, so no private range covers it: Azure's WireServer (host agent, DNS, VM
+  // extensions and their secrets) answers every VM there.
+  { cidr: '168.63.129.16/32', why: "Azure's host agent (WireServer), a public address" },
   { cidr: '100.64.0.0/10', why: 'carrier-grade NAT (RFC 6598), used by some clouds and VPNs' },
   { cidr: '0.0.0.0/8', why: '"this network"' },
   { cidr: '127.0.0.0/8', why: 'loopback' },

@@ -21,6 +21,7 @@ t.test('since/until accept RFC 3339, Unix seconds and durations', async (t) => {
   t.equal(parseTimeParam('1h', now), '2025-12-31T23:10:00.250000000Z');
   t.equal(parseTimeParam('soon', now), null);
   t.equal(parseTimeParam('-5m', now), null);
+  t.equal(parseTimeParam('999999999d', now), null, 'a duration reaching back before 1970 is invalid, not a crash');
 });
 
 t.test('engine seconds and shifts', async (t) => {

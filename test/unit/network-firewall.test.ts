@@ -15,7 +15,7 @@ t.test('the IPv4 plan: replies pass, DNS to the host resolvers passes, private r
   t.ok(fwd.includes(`-A ${CHAIN_FORWARD} -d 10.255.255.53/32 -p udp -m udp --dport 53 -j RETURN`));
   t.ok(fwd.includes(`-A ${CHAIN_FORWARD} -d 10.255.255.53/32 -p tcp -m tcp --dport 53 -j RETURN`));
   t.ok(fwd.indexOf(`-A ${CHAIN_FORWARD} -d 10.255.255.53/32 -p udp -m udp --dport 53 -j RETURN`) < fwd.indexOf(`-A ${CHAIN_FORWARD} -d 10.0.0.0/8 -j REJECT --reject-with icmp-admin-prohibited`), 'exceptions before the refusals');
-  for (const cidr of ['10.213.0.0/16', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10']) {
+  for (const cidr of ['10.213.0.0/16', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10', '168.63.129.16/32']) {
     t.ok(fwd.includes(`-A ${CHAIN_FORWARD} -d ${cidr} -j REJECT --reject-with icmp-admin-prohibited`), `refuses ${cidr}`);
   }
   t.same(p.chains[CHAIN_INPUT], [`-A ${CHAIN_INPUT} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`, `-A ${CHAIN_INPUT} -j REJECT --reject-with icmp-admin-prohibited`], 'nothing on the host answers a pod');
