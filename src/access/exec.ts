@@ -69,10 +69,6 @@ export class ExecService {
     this.#o = o;
   }
 
-  get options(): ExecServiceOptions {
-    return this.#o;
-  }
-
   /** Checks the pod (404, 409) before anything is started. */
   target(podId: string) {
     return targetOf(this.#o.pods.get(podId));

@@ -10,7 +10,7 @@ export const EXEC_STDIN_MAX_BYTES = 1024 * 1024;
 
 const noNul = (s: string) => !s.includes('\0');
 
-export const absolutePath = z
+const absolutePath = z
   .string()
   .min(1)
   .max(4096)
@@ -18,13 +18,13 @@ export const absolutePath = z
   .refine(noNul, 'must not contain NUL')
   .refine((p) => !p.split('/').includes('..'), 'must not contain ..');
 
-export const commandSchema = z
+const commandSchema = z
   .array(z.string().max(128 * 1024).refine(noNul, 'must not contain NUL'))
   .min(1, 'must name a program')
   .max(4096)
   .refine((c) => (c[0] ?? '') !== '', 'the program name must not be empty');
 
-const execBase = {
+export const execSchema = z.strictObject({
   command: commandSchema,
   env: z
     .record(z.string().regex(ENV_KEY, 'env keys must match [A-Za-z_][A-Za-z0-9_]*'), z.string().max(128 * 1024).refine(noNul, 'must not contain NUL'))
@@ -33,45 +33,8 @@ const execBase = {
   workdir: absolutePath.optional(),
   user: z.string().regex(USER, 'must be a user name or uid[:gid]').optional(),
   timeoutS: z.number().int().min(1).max(86400).optional(),
-};
-
-export const execSchema = z.strictObject({
-  ...execBase,
   stdin: z
     .string()
     .refine((s) => Buffer.byteLength(s) <= EXEC_STDIN_MAX_BYTES, `must be at most ${EXEC_STDIN_MAX_BYTES} bytes`)
-    .optional(),
-});
-
-/** The first message of GET /v1/pods/{id}/exec/stream. */
-export const execStreamStart = z.strictObject({
-  type: z.literal('start').optional(),
-  ...execBase,
-  tty: z.boolean().optional(),
-  cols: z.number().int().min(1).max(1000).optional(),
-  rows: z.number().int().min(1).max(1000).optional(),
-});
-
-/** Control messages a client sends on exec and terminal sockets. */
-export const clientControl = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('resize'), cols: z.number().int().min(1).max(1000), rows: z.number().int().min(1).max(1000) }),
-  z.strictObject({ type: z.literal('eof') }),
-]);
-
-export const terminalQuery = z.strictObject({
-  session: z.string().regex(/^[a-f0-9]{16,64}$/).optional(),
-  cols: z.coerce.number().int().min(1).max(1000).optional(),
-  rows: z.coerce.number().int().min(1).max(1000).optional(),
-  user: z.string().regex(USER, 'must be a user name or uid[:gid]').optional(),
-});
-
-export const terminalParams = z.strictObject({ id: z.string().min(1).max(64), session: z.string().regex(/^[a-f0-9]{16,64}$/) });
-
-export const fileQuery = z.strictObject({
-  path: absolutePath,
-  format: z.enum(['raw', 'tar']).optional(),
-  mode: z
-    .string()
-    .regex(/^[0-7]{3,4}$/, 'must be octal like 0644')
     .optional(),
 });

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
  *   that started it is gone: a crashed daemon leaves nothing running forever. The daemon kills
  *   at the deadline itself (and reports timedOut); the watchdog's deadline is a few seconds later.
  * - The wrapper exits with the command's status and takes its watchdog with it.
- * - Limits, documented in the README: a process that makes a session of its own (setsid,
+ * - Limits (not yet in the README): a process that makes a session of its own (setsid,
  *   daemons) leaves the command's session and is not killed; killed processes whose parent
  *   died too are reaped by the pod's PID 1 (tini in pinacled's images; a PID 1 that does not
  *   reap, like `sleep`, leaves zombies, which hold no resources but a pid).
@@ -64,15 +64,3 @@ export function wrap(command: string[], o: { deadlineS: number; tty: boolean }):
 export function killScript(pidFile: string): string[] {
   return ['/bin/sh', '-c', `{ read -r p w < "$1"; } 2>/dev/null || exit 0; [ -n "$p" ] || exit 0; ${killSession('"$p"')}; kill -KILL -"$w" 2>/dev/null; rm -f "$1"`, 'pinacled-kill', pidFile];
 }
-
-/** The user's command inside a wrapped command line (the fake runtime runs that part). */
-export function unwrap(cmd: string[]): string[] {
-  return cmd[3] === 'pinacled-exec' ? cmd.slice(7) : cmd;
-}
-
-/** The pod user's login shell, or /bin/sh where there is none (terminals). */
-export const LOGIN_SHELL = [
-  '/bin/sh',
-  '-c',
-  's=$(awk -F: -v u="$(id -u)" \'$3==u{print $7; exit}\' /etc/passwd 2>/dev/null); [ -n "$s" ] && [ -x "$s" ] || s=/bin/sh; cd "${PWD:-/}" 2>/dev/null; exec "$s" -l',
-];

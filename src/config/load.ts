@@ -65,10 +65,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     access: {
       execMaxOutputBytes: e.PINACLED_EXEC_MAX_OUTPUT_BYTES,
       execTimeoutS: e.PINACLED_EXEC_TIMEOUT_S,
-      terminalIdleS: e.PINACLED_TERMINAL_IDLE_S,
-      terminalMaxS: e.PINACLED_TERMINAL_MAX_S,
-      terminalScrollbackBytes: e.PINACLED_TERMINAL_SCROLLBACK_BYTES,
-      fileMaxBytes: e.PINACLED_FILE_MAX_BYTES,
     },
     eventsMaxAgeS: e.PINACLED_EVENTS_MAX_AGE_S,
     eventsMaxCount: e.PINACLED_EVENTS_MAX_COUNT,

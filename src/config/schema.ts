@@ -45,10 +45,6 @@ export const envSchema = z
     PINACLED_WS_MAX_BUFFER_BYTES: z.coerce.number().int().min(1024 * 1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
     PINACLED_EXEC_MAX_OUTPUT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     PINACLED_EXEC_TIMEOUT_S: z.coerce.number().int().min(1).max(86400).default(300),
-    PINACLED_TERMINAL_IDLE_S: z.coerce.number().min(0.1).max(7 * 86400).default(3600),
-    PINACLED_TERMINAL_MAX_S: z.coerce.number().int().min(60).max(30 * 86400).default(7 * 86400),
-    PINACLED_TERMINAL_SCROLLBACK_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(256 * 1024),
-    PINACLED_FILE_MAX_BYTES: z.coerce.number().int().min(1).default(1024 * 1024 * 1024),
     PINACLED_EVENTS_MAX_AGE_S: z.coerce.number().int().min(60).default(30 * 24 * 3600),
     PINACLED_EVENTS_MAX_COUNT: z.coerce.number().int().min(100).default(100_000),
     PINACLED_EVENTS_PRUNE_INTERVAL_S: z.coerce.number().int().min(1).max(86400).default(3600),
@@ -136,14 +132,10 @@ export interface Config {
   logLineMaxBytes: number;
   /** Bytes queued for one WebSocket client that does not read before it is dropped (close 4001). */
   wsMaxBufferBytes: number;
-  /** Exec, terminals and files (src/access/). */
+  /** Exec in pods (src/access/). */
   access: {
     execMaxOutputBytes: number;
     execTimeoutS: number;
-    terminalIdleS: number;
-    terminalMaxS: number;
-    terminalScrollbackBytes: number;
-    fileMaxBytes: number;
   };
   /** Pod events older than this, or beyond the newest `eventsMaxCount`, are pruned. */
   eventsMaxAgeS: number;

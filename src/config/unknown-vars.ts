@@ -38,8 +38,8 @@ export function unknownVars(env: NodeJS.ProcessEnv): UnknownVar[] {
   return Object.keys(env)
     .filter((k) => k.startsWith('PINACLED_') && !known.includes(k) && !SCRIPT_VARS.has(k))
     .sort()
-    .map((name) => ({
-      name,
-      nearest: known.reduce((best, k) => (distance(name, k) < distance(name, best) ? k : best), known[0]!),
-    }));
+    .map((name) => {
+      const scored = known.map((k) => ({ k, d: distance(name, k) }));
+      return { name, nearest: scored.reduce((best, c) => (c.d < best.d ? c : best)).k };
+    });
 }

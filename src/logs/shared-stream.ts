@@ -28,7 +28,7 @@ export interface LogSubscription {
   close(): void;
 }
 
-interface SharedLogStreamDeps {
+export interface SharedLogStreamDeps {
   runtime: ContainerRuntime;
   maxLineBytes: number;
   log: Logger;

@@ -1,7 +1,5 @@
-import type { Logger } from 'pino';
 import type { PodTransition } from '../pods/service.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import { SharedLogStream, type LogSubscriber, type LogSubscription } from './shared-stream.js';
+import { SharedLogStream, type LogSubscriber, type LogSubscription, type SharedLogStreamDeps } from './shared-stream.js';
 import type { EndReason } from './types.js';
 
 /** Transitions after which a pod's container no longer writes logs. */
@@ -13,13 +11,8 @@ const ENDING: Partial<Record<PodTransition['type'], EndReason>> = {
   deleted: 'deleted',
 };
 
-export interface LogStreamPoolOptions {
-  runtime: ContainerRuntime;
-  maxLineBytes: number;
-  log: Logger;
-  endReason: (podId: string) => EndReason;
-  onUpstream?: (delta: 1 | -1) => void;
-}
+/** The pool hands its options to every stream it creates, so they are the streams' deps. */
+export type LogStreamPoolOptions = SharedLogStreamDeps;
 
 /** The per-pod shared log streams: created by the first follower, gone with the last. */
 export class LogStreamPool {
