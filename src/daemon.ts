@@ -6,14 +6,16 @@ import { parse as parseYaml } from 'yaml';
 import { buildApp } from './app.js';
 import type { Config } from './config/schema.js';
 import { StatsCollector } from './metrics/collector.js';
-import { instrumentPodService, instrumentRuntime } from './metrics/instrument.js';
+import { operationTimer } from './metrics/instrument.js';
 import { registerPodMetrics } from './metrics/pod-metrics.js';
 import { createMetrics } from './metrics/registry.js';
 import { IdempotencyLedger } from './idempotency/ledger.js';
 import { EventFeed } from './events/feed.js';
 import { EventPruner } from './events/pruner.js';
 import { LogService } from './logs/service.js';
-import { EngineMonitor, gatedRuntime } from './pods/engine-monitor.js';
+import { EngineMonitor } from './pods/engine-monitor.js';
+import { GuardedRuntime } from './runtime/guarded-runtime.js';
+import { InstrumentedRuntime } from './runtime/instrumented-runtime.js';
 import { PodLocks } from './pods/locks.js';
 import { Reconciler } from './pods/reconciler.js';
 import { PodService, type PodTransition } from './pods/service.js';
@@ -63,11 +65,12 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
   const repo = new PodsRepo(db);
   const metrics = createMetrics();
   // Every engine call from here on is counted by operation (and its failures).
-  runtime = instrumentRuntime(runtime, metrics);
+  const counted = new InstrumentedRuntime(runtime, metrics);
   const locks = new PodLocks();
-  const engine = new EngineMonitor({ runtime, intervalMs: 2000, log });
-  // Everything but the monitor fails fast (503) while the engine is known to be down.
-  runtime = gatedRuntime(runtime, engine);
+  const engine = new EngineMonitor({ runtime: counted, intervalMs: 2000, log });
+  // Everything but the monitor fails fast (503) while the engine is known to be down, and
+  // reports an unreachable engine to it (once, there).
+  runtime = new GuardedRuntime(counted, engine);
   const templates = builtinTemplates({ imagePrefix: config.imagePrefix, imageTag: config.imageTag });
   const sid = storeId(db);
   // Read once; a bad file stops the start with its name (main.ts exits EX_CONFIG).
@@ -103,8 +106,8 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     logMaxFile: config.logMaxFile,
     networks: new PodNetworks({ runtime, pool: config.podSubnetPool, prefix: config.podSubnetPrefix }),
     firewall,
+    timeOperation: operationTimer(metrics.podOperations),
   });
-  instrumentPodService(service, metrics.podOperations);
   // Every transition, including those the watcher saw in the engine's own event stream, is
   // stored with the next sequence number before anything else hears of it.
   const eventsRepo = new EventsRepo(db);

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { EngineUnavailableError } from '../runtime/errors.js';
 import type { ContainerRuntime, EngineInfo } from '../runtime/container-runtime.js';
 
 export interface EngineHealth {
@@ -109,34 +108,6 @@ export class EngineMonitor extends EventEmitter {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
   }
-}
-
-/**
- * The runtime as the rest of the daemon uses it (routes, service, reconciler, watcher). While
- * the monitor knows the engine is down, a call first re-checks (within the ping deadline) and
- * fails fast with EngineUnavailableError (503) instead of waiting out its own call deadline on
- * a hung engine; a call that fails as unreachable is reported to the monitor at once. The
- * monitor itself keeps the plain runtime.
- */
-export function gatedRuntime(runtime: ContainerRuntime, monitor: EngineMonitor): ContainerRuntime {
-  return new Proxy(runtime, {
-    get(target, prop) {
-      const v: unknown = Reflect.get(target, prop, target);
-      if (typeof v !== 'function') return v;
-      return async (...args: unknown[]) => {
-        if (!monitor.health.reachable) {
-          const h = await monitor.check();
-          if (!h.reachable) throw new EngineUnavailableError(`container engine unreachable: ${h.error ?? 'unknown'}`);
-        }
-        try {
-          return await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        } catch (err) {
-          if (err instanceof EngineUnavailableError) monitor.reportFailure(err);
-          throw err;
-        }
-      };
-    },
-  });
 }
 
 class PingTimeoutError extends Error {

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { EngineUnavailableError } from '../runtime/errors.js';
 import type { ContainerRuntime, ContainerSummary, VolumeSummary } from '../runtime/container-runtime.js';
 import type { PodsRepo } from '../store/pods-repo.js';
 import type { EngineMonitor } from './engine-monitor.js';
@@ -162,7 +161,7 @@ export class Reconciler extends EventEmitter {
     };
     // Engine first, store second: a pod created between the two reads has a row (so its
     // container is never taken for a stray) and its lock is held anyway.
-    const [containers, volumes] = await this.#engineCall(() => Promise.all([runtime.listContainers(MANAGED_FILTER), runtime.listVolumes(MANAGED_FILTER)]));
+    const [containers, volumes] = await Promise.all([runtime.listContainers(MANAGED_FILTER), runtime.listVolumes(MANAGED_FILTER)]);
     // The repo's memory holds exactly what the store committed (store/pods-repo.ts).
     const pods = repo.list();
     const byName = new Map(containers.map((c) => [c.name, c]));
@@ -194,12 +193,12 @@ export class Reconciler extends EventEmitter {
     if (!pod) return;
     if (pod.state === 'creating') {
       // The client never got a 201 for this pod: roll the whole create back.
-      await this.#engineCall(() => service.discardCreate(pod));
+      await service.discardCreate(pod);
       repair('rollback_create', pod.id);
       return;
     }
     if (pod.state === 'deleting') {
-      await this.#engineCall(() => service.finishDelete(pod, this.#o.stopTimeoutS));
+      await service.finishDelete(pod, this.#o.stopTimeoutS);
       repair('finish_delete', pod.id);
       return;
     }
@@ -208,14 +207,14 @@ export class Reconciler extends EventEmitter {
       // (a host with many of them would otherwise pay one engine call each, every pass).
       if (pod.state === 'failed' && pod.error?.code === 'CONTAINER_GONE') return;
       // The list was taken before the lock: confirm with an inspect before calling it gone.
-      if (await this.#engineCall(() => this.#o.runtime.inspectContainer(pod.containerName))) return;
+      if (await this.#o.runtime.inspectContainer(pod.containerName)) return;
       service.markGone(pod.id);
       repair('container_gone', pod.id, `was ${pod.state}`);
       return;
     }
     // The list's status is enough to see agreement; inspect only to repair.
     if (agrees(pod, c.status)) return;
-    const st = await this.#engineCall(() => this.#o.runtime.inspectContainer(c.id));
+    const st = await this.#o.runtime.inspectContainer(c.id);
     if (!st) return; // removed meanwhile: the next pass (or the destroy event) sees it
     if (st.running && pod.state !== 'running') {
       service.markRunning(pod.id, st);
@@ -266,8 +265,8 @@ export class Reconciler extends EventEmitter {
       for (const x of ours) {
         const podId = x.labels[LABEL.POD_ID] ?? '';
         try {
-          if (what === 'container') await this.#engineCall(() => this.#o.runtime.removeContainer((x as ContainerSummary).id));
-          else await this.#engineCall(() => this.#o.runtime.removeVolume(x.name));
+          if (what === 'container') await this.#o.runtime.removeContainer((x as ContainerSummary).id);
+          else await this.#o.runtime.removeVolume(x.name);
           repair(`remove_stray_${what}`, podId, x.name);
         } catch (err) {
           report.errors.push({ podId, error: errText(err) });
@@ -285,7 +284,7 @@ export class Reconciler extends EventEmitter {
   async #removeStrayNetworks(repair: (kind: RepairKind, podId: string, detail?: string) => void, report: ReconcileReport): Promise<void> {
     let networks;
     try {
-      networks = await this.#engineCall(() => this.#o.runtime.listNetworks(MANAGED_FILTER));
+      networks = await this.#o.runtime.listNetworks(MANAGED_FILTER);
     } catch (err) {
       report.errors.push({ podId: '', error: errText(err) });
       return;
@@ -302,7 +301,7 @@ export class Reconciler extends EventEmitter {
     for (const n of strays) {
       const podId = n.labels[LABEL.POD_ID] ?? '';
       try {
-        await this.#engineCall(() => this.#o.runtime.removeNetwork(n.id));
+        await this.#o.runtime.removeNetwork(n.id);
         repair('remove_stray_network', podId, n.name);
       } catch (err) {
         report.errors.push({ podId, error: errText(err) });
@@ -311,15 +310,6 @@ export class Reconciler extends EventEmitter {
     }
   }
 
-  /** Engine calls: an unreachable engine is reported to the monitor at once. */
-  async #engineCall<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof EngineUnavailableError) this.#o.engine.reportFailure(err);
-      throw err;
-    }
-  }
 }
 
 /** Pods repaired at the same time in one pass. */

@@ -3,7 +3,8 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { CreatePodInput } from '../api/schemas.js';
 import { PinacledError, isPinacledError } from '../errors.js';
-import { EngineConflictError, EngineError, EngineUnavailableError, withoutValues } from '../runtime/errors.js';
+import { EngineConflictError, EngineUnavailableError, withoutValues } from '../runtime/errors.js';
+import { requireEngine } from '../runtime/guarded-runtime.js';
 import type { ContainerRuntime, ContainerStatus } from '../runtime/container-runtime.js';
 import { NameTakenError, PortsExhaustedError, type PodPatch, type PodsRepo } from '../store/pods-repo.js';
 import type { EngineMonitor } from './engine-monitor.js';
@@ -21,6 +22,7 @@ import type { Pod, PodState, TemplateName } from './types.js';
 
 export interface PodServiceOptions {
   repo: PodsRepo;
+  /** The guarded runtime (runtime/guarded-runtime.ts): it gates and reports engine failures. */
   runtime: ContainerRuntime;
   engine: EngineMonitor;
   locks: PodLocks;
@@ -39,7 +41,13 @@ export interface PodServiceOptions {
   /** Creates are refused while the host firewall policy is not in place (fail closed). */
   firewall?: { readonly status: { ok: boolean; detail: string } };
   now?: () => Date;
+  /** Times each API operation (create, start, stop, restart, delete) with its outcome. */
+  timeOperation?: OperationTimer;
 }
+
+export type PodOperation = 'create' | 'start' | 'stop' | 'restart' | 'delete';
+export type OperationTimer = <T>(op: PodOperation, fn: () => Promise<T>) => Promise<T>;
+const untimed: OperationTimer = (_op, fn) => fn();
 
 /** A transition, as the event feed and metrics see it. */
 export interface PodTransition {
@@ -79,6 +87,11 @@ export class PodService extends EventEmitter {
     this.#now = o.now ?? (() => new Date());
   }
 
+  /** restart runs its halves as private steps, so no operation is timed twice. */
+  #timed<T>(op: PodOperation, fn: () => Promise<T>): Promise<T> {
+    return (this.#o.timeOperation ?? untimed)(op, fn);
+  }
+
   #ts(): string {
     return this.#now().toISOString();
   }
@@ -89,35 +102,6 @@ export class PodService extends EventEmitter {
 
   #log(pod: Pick<Pod, 'id' | 'name'>): Logger {
     return this.#o.log.child({ podId: pod.id, podName: pod.name });
-  }
-
-  /**
-   * Before an operation writes a transitional state: with the engine known down it answers 503
-   * and leaves the pod as it was, rather than leave it `stopping` or `deleting` for the reconciler.
-   */
-  async #requireEngine(): Promise<void> {
-    await this.#engine(async () => undefined);
-  }
-
-  /**
-   * Engine calls: an unreachable engine is also reported to the monitor at once. While the
-   * monitor knows the engine is down, a call first re-checks (bounded by the monitor's ping
-   * deadline) and fails fast instead of waiting for the full call deadline on a hung engine.
-   */
-  async #engine<T>(fn: () => Promise<T>): Promise<T> {
-    if (!this.#o.engine.health.reachable) {
-      const h = await this.#o.engine.check();
-      if (!h.reachable) throw new EngineUnavailableError(`container engine unreachable: ${h.error ?? 'unknown'}`);
-    }
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof EngineError && (err.engineStatus ?? 0) >= 500 && this.#o.engine.settling()) {
-        throw new EngineUnavailableError(`engine answered ${err.engineStatus} while it was settling after an outage: ${err.detailForLogs}`, err);
-      }
-      if (err instanceof EngineUnavailableError) this.#o.engine.reportFailure(err);
-      throw err;
-    }
   }
 
   #update(id: string, patch: PodPatch): Pod {
@@ -171,7 +155,11 @@ export class PodService extends EventEmitter {
    * `hooks.onIntent` is called once the pod's row is committed, before the engine is touched
    * (the Idempotency-Key layer links its record to the pod there).
    */
-  async create(input: CreatePodInput, hooks: CreateHooks = {}): Promise<CreateResult> {
+  create(input: CreatePodInput, hooks: CreateHooks = {}): Promise<CreateResult> {
+    return this.#timed('create', () => this.#create(input, hooks));
+  }
+
+  async #create(input: CreatePodInput, hooks: CreateHooks): Promise<CreateResult> {
     const template = this.#o.templates[input.template];
     const image = template.image ?? input.image!;
     const health = this.#o.engine.health.reachable ? this.#o.engine.health : await this.#o.engine.check();
@@ -183,7 +171,7 @@ export class PodService extends EventEmitter {
       throw new PinacledError('PINACLED_ERR_FIREWALL_UNAVAILABLE', 'The host firewall policy that isolates pods is not in place; see /readyz');
     }
     if (!choice.sandboxed) this.#o.log.warn({ name: input.name }, 'creating an UNSANDBOXED pod (PINACLED_ALLOW_UNSANDBOXED is set)');
-    if (!(await this.#engine(() => this.#o.runtime.imageExists(image)))) {
+    if (!(await this.#o.runtime.imageExists(image))) {
       throw new PinacledError('PINACLED_ERR_IMAGE_NOT_FOUND', `Image ${image} is not present on this host; build or load it first`, {
         fields: [{ field: input.template === 'custom' ? 'image' : 'template', message: `image ${image} is not present` }],
       });
@@ -243,13 +231,13 @@ export class PodService extends EventEmitter {
         log.warn({ err: errMessage(err) }, 'create intent hook failed');
       }
       try {
-        await this.#engine(() => this.#o.runtime.createVolume(pod.volumeName, this.#ownerLabels(pod)));
+        await this.#o.runtime.createVolume(pod.volumeName, this.#ownerLabels(pod));
         const containerId = await this.#createContainer(pod);
         // The pod stays `creating` until its container ran: a crash anywhere before the 201
         // leaves a `creating` row, and the reconciler rolls the whole create back.
         this.#update(pod.id, { containerId });
         this.#emit(pod, 'created', { image, runtime: pod.runtime, sandboxed: pod.sandboxed });
-        await this.#engine(() => this.#o.runtime.startContainer(containerId));
+        await this.#o.runtime.startContainer(containerId);
         const started = await this.#settleAfterStart(pod.id);
         log.info({ state: started.state, hostPorts: started.ports.map((p) => p.hostPort) }, 'pod created');
         return { pod: started, secrets };
@@ -268,17 +256,17 @@ export class PodService extends EventEmitter {
   async #createContainer(pod: Pod): Promise<string> {
     const networks = this.#o.networks;
     // Before the container: Docker attaches it to its network at create.
-    const network = networks ? await this.#engine(() => networks.ensure(pod.id, this.#ownerLabels(pod), LABEL.POD_ID)) : null;
+    const network = networks ? await networks.ensure(pod.id, this.#ownerLabels(pod), LABEL.POD_ID) : null;
     const spec = buildContainerSpec(pod, { logMaxSize: this.#o.logMaxSize, logMaxFile: this.#o.logMaxFile, network });
     spec.labels[STORE_ID_LABEL] = this.#o.storeId;
     try {
-      return await this.#engine(() => this.#o.runtime.createContainer(spec));
+      return await this.#o.runtime.createContainer(spec);
     } catch (err) {
       // The only call that carries env values: an engine message quoting them must not be logged.
       if (!(err instanceof EngineConflictError)) throw mapRuntimeError(withoutValues(err, Object.values(spec.env)));
       // A container with our deterministic name exists: a retry after a crash. Adopt it only
       // if it carries this pod's id, otherwise refuse.
-      const existing = await this.#engine(() => this.#o.runtime.inspectContainer(spec.name));
+      const existing = await this.#o.runtime.inspectContainer(spec.name);
       if (existing && existing.labels[LABEL.POD_ID] === pod.id) return existing.id;
       throw new PinacledError('PINACLED_ERR_ENGINE', `Container name ${spec.name} is held by a container pinacled does not own`);
     }
@@ -305,8 +293,8 @@ export class PodService extends EventEmitter {
 
   /** Removes a never-acknowledged pod: container, volume, then the row. Throws if any step fails. */
   async discardCreate(pod: Pod): Promise<void> {
-    await this.#engine(() => this.#o.runtime.removeContainer(pod.containerName));
-    await this.#engine(() => this.#o.runtime.removeVolume(pod.volumeName));
+    await this.#o.runtime.removeContainer(pod.containerName);
+    await this.#o.runtime.removeVolume(pod.volumeName);
     await this.#removeNetwork(pod);
     this.#o.repo.delete(pod.id);
     this.#emit(pod, 'deleted', { rolledBack: true });
@@ -315,7 +303,7 @@ export class PodService extends EventEmitter {
   /** Reads the container after a start: running, or already exited (bad command). */
   async #settleAfterStart(podId: string): Promise<Pod> {
     const pod = this.get(podId);
-    const st = await this.#engine(() => this.#o.runtime.inspectContainer(pod.containerName));
+    const st = await this.#o.runtime.inspectContainer(pod.containerName);
     if (!st) {
       return this.#update(podId, { state: 'failed', error: { code: 'CONTAINER_GONE', message: 'the container disappeared during start' } });
     }
@@ -378,25 +366,25 @@ export class PodService extends EventEmitter {
   }
 
   async start(id: string): Promise<Pod> {
-    return this.#o.locks.with(id, 'start', () => this.#startLocked(id));
+    return this.#timed('start', () => this.#o.locks.with(id, 'start', () => this.#startLocked(id)));
   }
 
   async #startLocked(id: string): Promise<Pod> {
     const pod = this.get(id);
     if (pod.state === 'running') return pod;
     this.#transition(pod, 'starting', 'start');
-    const existing = await this.#engine(() => this.#o.runtime.inspectContainer(pod.containerName));
+    const existing = await this.#o.runtime.inspectContainer(pod.containerName);
     let containerId = existing?.id;
     this.#update(id, { state: 'starting' });
     try {
       if (!containerId) {
         // Removed behind our back: recreate it from the pod's spec; the volume keeps the data
         // (createVolume is a no-op when it exists).
-        await this.#engine(() => this.#o.runtime.createVolume(pod.volumeName, this.#ownerLabels(pod)));
+        await this.#o.runtime.createVolume(pod.volumeName, this.#ownerLabels(pod));
         containerId = await this.#createContainer(pod);
         this.#update(id, { containerId });
       }
-      await this.#engine(() => this.#o.runtime.startContainer(containerId!));
+      await this.#o.runtime.startContainer(containerId!);
       return await this.#settleAfterStart(id);
     } catch (err) {
       await this.#restoreObservedState(id, err);
@@ -405,18 +393,18 @@ export class PodService extends EventEmitter {
   }
 
   async stop(id: string, timeoutS = this.#o.stopTimeoutS): Promise<Pod> {
-    return this.#o.locks.with(id, 'stop', () => this.#stopLocked(id, timeoutS));
+    return this.#timed('stop', () => this.#o.locks.with(id, 'stop', () => this.#stopLocked(id, timeoutS)));
   }
 
   async #stopLocked(id: string, timeoutS: number): Promise<Pod> {
     const pod = this.get(id);
     if (pod.state === 'stopped' || pod.state === 'failed') return pod;
     this.#transition(pod, 'stopping', 'stop');
-    await this.#requireEngine();
+    await requireEngine(this.#o.engine);
     this.#update(id, { state: 'stopping' });
     try {
-      await this.#engine(() => this.#o.runtime.stopContainer(pod.containerName, timeoutS));
-      const st = await this.#engine(() => this.#o.runtime.inspectContainer(pod.containerName));
+      await this.#o.runtime.stopContainer(pod.containerName, timeoutS);
+      const st = await this.#o.runtime.inspectContainer(pod.containerName);
       if (!st) return this.#update(id, { state: 'failed', error: { code: 'CONTAINER_GONE', message: 'the container was removed outside pinacled' } });
       const p = this.applyExit(id, st);
       this.#emit(p, 'stopped', { exitCode: st.exitCode });
@@ -427,7 +415,11 @@ export class PodService extends EventEmitter {
     }
   }
 
-  async restart(id: string, timeoutS = this.#o.stopTimeoutS): Promise<Pod> {
+  restart(id: string, timeoutS = this.#o.stopTimeoutS): Promise<Pod> {
+    return this.#timed('restart', () => this.#restart(id, timeoutS));
+  }
+
+  async #restart(id: string, timeoutS: number): Promise<Pod> {
     // One lock over both halves: no other operation (or event) slips in between.
     const pod = await this.#o.locks.with(id, 'restart', async () => {
       await this.#stopLocked(id, timeoutS);
@@ -437,11 +429,15 @@ export class PodService extends EventEmitter {
     return pod;
   }
 
-  async delete(id: string, timeoutS = this.#o.stopTimeoutS): Promise<void> {
+  delete(id: string, timeoutS = this.#o.stopTimeoutS): Promise<void> {
+    return this.#timed('delete', () => this.#delete(id, timeoutS));
+  }
+
+  async #delete(id: string, timeoutS: number): Promise<void> {
     return this.#o.locks.with(id, 'delete', async () => {
       const pod = this.get(id);
       this.#transition(pod, 'deleting', 'delete');
-      await this.#requireEngine();
+      await requireEngine(this.#o.engine);
       this.#update(id, { state: 'deleting' });
       try {
         await this.finishDelete(pod, timeoutS);
@@ -457,13 +453,13 @@ export class PodService extends EventEmitter {
   /** After the container: a network with an attached container cannot be removed. */
   async #removeNetwork(pod: Pod): Promise<void> {
     const networks = this.#o.networks;
-    if (networks) await this.#engine(() => networks.remove(pod.id));
+    if (networks) await networks.remove(pod.id);
   }
 
   async finishDelete(pod: Pod, timeoutS: number): Promise<void> {
-    await this.#engine(() => this.#o.runtime.stopContainer(pod.containerName, timeoutS));
-    await this.#engine(() => this.#o.runtime.removeContainer(pod.containerName));
-    await this.#engine(() => this.#o.runtime.removeVolume(pod.volumeName));
+    await this.#o.runtime.stopContainer(pod.containerName, timeoutS);
+    await this.#o.runtime.removeContainer(pod.containerName);
+    await this.#o.runtime.removeVolume(pod.volumeName);
     await this.#removeNetwork(pod);
     this.#o.repo.delete(pod.id);
     this.#log(pod).info('pod deleted');
@@ -475,9 +471,9 @@ export class PodService extends EventEmitter {
     const error = { code: codeOf(err), message: isPinacledError(err) ? err.message : 'engine operation failed' };
     try {
       const pod = this.get(id);
-      // Through #engine: with the engine known down this fails fast instead of waiting out
-      // the call deadline on a hung engine.
-      const st = await this.#engine(() => this.#o.runtime.inspectContainer(pod.containerName));
+      // Through the guarded runtime: with the engine known down this fails fast instead of
+      // waiting out the call deadline on a hung engine.
+      const st = await this.#o.runtime.inspectContainer(pod.containerName);
       if (!st) this.#update(id, { state: 'failed', error });
       else if (st.running) this.#update(id, { state: 'running', error });
       else this.#update(id, { state: 'stopped', exitCode: st.exitCode, error });
