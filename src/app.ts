@@ -60,6 +60,7 @@ export interface AppDeps {
   openapi: unknown;
   runtimeName: string;
   allowUnsandboxed: boolean;
+  requireNetstack?: boolean;
   /** Time to receive a whole request (default 30 s); handlers may run longer. */
   requestTimeoutMs?: number;
   /** Idle socket timeout (default 130 s). */

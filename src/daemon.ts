@@ -99,6 +99,7 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     storeId: sid,
     runtimeName: config.runtime,
     allowUnsandboxed: config.allowUnsandboxed,
+    requireNetstack: config.requireNetstack,
     publishHost: config.publishHost,
     portRange: config.portRange,
     stopTimeoutS: config.stopTimeoutS,
@@ -205,6 +206,7 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     openapi,
     runtimeName: config.runtime,
     allowUnsandboxed: config.allowUnsandboxed,
+    requireNetstack: config.requireNetstack,
   });
   if (config.allowUnsandboxed) log.warn('PINACLED_ALLOW_UNSANDBOXED is set: pods may run WITHOUT the gVisor sandbox');
   if (firewall) {

@@ -11,6 +11,9 @@ DOCKERD_LOG=${DOCKERD_LOG:-/var/log/pinacled-dockerd.log}
 RUNSC_PATH=${RUNSC_PATH:-/usr/bin/runsc}
 TEST_IMAGE=${PINACLED_TEST_IMAGE:-pinacled/testbox:1}
 
+# shellcheck source=runsc.sh
+source "$PINACLED_ROOT/scripts/lib/runsc.sh"
+
 say() { printf '[pinacled] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
@@ -62,35 +65,6 @@ ensure_build() {
 
 docker_up() { docker info >/dev/null 2>&1; }
 
-# Merge {"runtimes": {"runsc": {...}}} into daemon.json without touching any other key.
-# Prints "changed" when the file was rewritten.
-merge_runsc_runtime() {
-  local args_json=$1
-  mkdir -p "$(dirname "$DOCKER_DAEMON_JSON")"
-  node - "$DOCKER_DAEMON_JSON" "$RUNSC_PATH" "$args_json" <<'NODE'
-const fs = require('node:fs');
-const [file, path, argsJson] = process.argv.slice(2);
-let cfg = {};
-if (fs.existsSync(file)) {
-  const text = fs.readFileSync(file, 'utf8').trim();
-  if (text) {
-    try { cfg = JSON.parse(text); } catch (e) {
-      console.error(`${file} is not valid JSON (${e.message}); fix it by hand, pinacled will not overwrite it`);
-      process.exit(3);
-    }
-  }
-}
-const want = { path, runtimeArgs: JSON.parse(argsJson) };
-const have = cfg.runtimes && cfg.runtimes.runsc;
-if (JSON.stringify(have) === JSON.stringify(want)) process.exit(0);
-cfg.runtimes = { ...(cfg.runtimes || {}), runsc: want };
-const tmp = `${file}.pinacled-tmp`;
-fs.writeFileSync(tmp, JSON.stringify(cfg, null, 2) + '\n');
-fs.renameSync(tmp, file);
-console.log('changed');
-NODE
-}
-
 # Is dockerd managed by a running init system? Then ask it; otherwise start dockerd ourselves.
 _systemd_running() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null; }
 
@@ -116,18 +90,14 @@ start_dockerd() {
   die "dockerd did not answer within 60 s"
 }
 
+# Ask dockerd to reload daemon.json (runtimes reload without touching running containers);
+# the caller waits for the result (reload_runtimes in runsc.sh).
 reload_dockerd() {
   if _systemd_running && systemctl is-active -q docker 2>/dev/null; then
     systemctl reload docker || systemctl restart docker
   else
     pkill -HUP -x dockerd || true
   fi
-  # SIGHUP reloads runtimes asynchronously; wait until `docker info` lists the new config.
-  local i
-  for i in $(seq 1 40); do
-    docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' && return 0
-    sleep 0.25
-  done
 }
 
 # The test image: busybox-static in an empty root (no registry here; HOST-NOTES).
@@ -168,51 +138,12 @@ cleanup_orphan_runsc_tasks() {
   done
 }
 
-# Runs a throwaway container under runsc; prints `uname -r` from inside, fails when runsc fails.
-_runsc_probe() {
-  local name="pinacled-runsc-probe-$$"
-  local out rc=0
-  # On the default bridge, as pods with a network: netstack's failure shows only with one.
-  out=$(timeout 60 docker run --rm --name "$name" --runtime=runsc --label dev.pinacle.probe=true \
-    "$TEST_IMAGE" uname -r 2>&1) || rc=$?
-  docker rm -f "$name" >/dev/null 2>&1 || true
-  [ $rc = 0 ] || { printf '%s\n' "$out" >&2; return 1; }
-  printf '%s\n' "$out"
-}
-
-# Register runsc and find out whether its own network stack (netstack) works on this kernel.
-# The packaged runsc refuses netstack on new kernels ("cannot run with network enabled in root
-# network namespace", gVisor issue 10704); then we fall back to --network=host, which still runs
-# each pod in its own network namespace (HOST-NOTES).
+# Install the newest runsc the host can get and register the best working setup (runsc.sh).
 configure_runsc() {
-  local current
-  current=$(node -e '
-    const fs=require("fs"); try { const c=JSON.parse(fs.readFileSync(process.argv[1],"utf8"));
-    const r=c.runtimes&&c.runtimes.runsc; if(r) console.log(JSON.stringify(r.runtimeArgs||[])); } catch {}' \
-    "$DOCKER_DAEMON_JSON")
-  if [ -n "$current" ] && docker info --format '{{json .Runtimes}}' | grep -q '"runsc"'; then
-    # Already registered: verify it still runs, and keep the configuration as it is.
-    if _runsc_probe >/dev/null 2>&1; then return 0; fi
-    say "the registered runsc runtime fails a probe; probing again"
-  fi
-  if [ "$(merge_runsc_runtime '[]')" = changed ]; then reload_dockerd; fi
-  local out
-  if out=$(_runsc_probe 2>/tmp/pinacled-runsc-probe.err); then
-    say "runsc with its own network stack works (uname -r in the sandbox: $out)"
-    return 0
-  fi
-  if grep -q 'network enabled in root network namespace' /tmp/pinacled-runsc-probe.err; then
-    say "runsc's own network stack fails on this kernel (gVisor issue 10704):"
-    say "  registering runsc with --network=host: pods keep their own network namespace, but"
-    say "  network syscalls reach the host kernel instead of gVisor's netstack"
-  else
-    say "runsc probe failed: $(tail -n 3 /tmp/pinacled-runsc-probe.err | tr '\n' ' ')"
-    say "trying runsc with --network=host"
-  fi
-  cleanup_orphan_runsc_tasks
-  if [ "$(merge_runsc_runtime '["--network=host"]')" = changed ]; then reload_dockerd; fi
-  out=$(_runsc_probe) || { cleanup_orphan_runsc_tasks; die "runsc does not start containers on this host"; }
-  say "runsc works with --network=host (uname -r in the sandbox: $out)"
+  local builds
+  mapfile -t builds < <(install_current_runsc)
+  [ ${#builds[@]} -gt 0 ] || die "no runsc binary on this host"
+  register_runsc "${builds[@]}"
 }
 
 # Everything the daemon and the tests need from the host, in order.

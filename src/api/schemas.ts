@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { pageLimit } from '../events/query.js';
-import { POD_STATES, TEMPLATE_NAMES } from '../pods/types.js';
+import { POD_STATES, SANDBOX_PLATFORMS, TEMPLATE_NAMES } from '../pods/types.js';
 
 /**
  * Request schemas. openapi.yaml describes the same shapes; test/contract checks that they agree
@@ -31,6 +31,8 @@ export const createPodSchema = z
     image: z.string().max(255).regex(IMAGE_REF, 'must be a Docker image reference').optional(),
     command: z.array(z.string().max(8192)).min(1).max(256).optional(),
     resources: resourcesSchema.optional(),
+    /** gVisor platform; absent: the template's default (README "gVisor builds and platforms"). */
+    sandbox: z.strictObject({ platform: z.enum(SANDBOX_PLATFORMS).optional() }).optional(),
     ports: z
       .array(z.strictObject({ containerPort: z.number().int().min(1).max(65535), name: dnsLabel.optional() }))
       .max(16)

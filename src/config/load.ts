@@ -47,6 +47,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsToken: e.PINACLED_METRICS_TOKEN,
     runtime: e.PINACLED_RUNTIME,
     allowUnsandboxed: e.PINACLED_ALLOW_UNSANDBOXED,
+    requireNetstack: e.PINACLED_REQUIRE_NETSTACK,
     publishHost: e.PINACLED_PUBLISH_HOST,
     portRange: { low, high },
     logLevel: e.PINACLED_LOG_LEVEL,

@@ -18,6 +18,7 @@ export const envSchema = z
     PINACLED_METRICS_TOKEN: z.string().optional(),
     PINACLED_RUNTIME: z.string().min(1).default('runsc'),
     PINACLED_ALLOW_UNSANDBOXED: bool.default(false),
+    PINACLED_REQUIRE_NETSTACK: bool.default(false),
     PINACLED_PUBLISH_HOST: z
       .ipv4()
       .or(z.ipv6())
@@ -114,6 +115,8 @@ export interface Config {
   metricsToken: string | undefined;
   runtime: string;
   allowUnsandboxed: boolean;
+  /** Refuse creates (503) and report not ready while the runtime uses the host's network stack. */
+  requireNetstack: boolean;
   publishHost: string;
   portRange: { low: number; high: number };
   logLevel: Env['PINACLED_LOG_LEVEL'];

@@ -31,6 +31,7 @@ export interface PodServiceOptions {
   storeId: string;
   runtimeName: string;
   allowUnsandboxed: boolean;
+  requireNetstack?: boolean;
   publishHost: string;
   portRange: { low: number; high: number };
   stopTimeoutS: number;
@@ -166,7 +167,14 @@ export class PodService extends EventEmitter {
     if (!health.reachable || !health.info) {
       throw new EngineUnavailableError(`container engine unreachable at create: ${health.error ?? 'unknown'}`);
     }
-    const choice = chooseRuntime(health.info.runtimes, this.#o.runtimeName, this.#o.allowUnsandboxed);
+    const choice = chooseRuntime(health.info, {
+      configured: this.#o.runtimeName,
+      allowUnsandboxed: this.#o.allowUnsandboxed,
+      requireNetstack: this.#o.requireNetstack ?? false,
+      platform: input.sandbox?.platform
+        ? { value: input.sandbox.platform, explicit: true }
+        : template.platform && { value: template.platform, explicit: false },
+    });
     if (this.#o.firewall && !this.#o.firewall.status.ok) {
       throw new PinacledError('PINACLED_ERR_FIREWALL_UNAVAILABLE', 'The host firewall policy that isolates pods is not in place; see /readyz');
     }

@@ -5,6 +5,9 @@ export type PodState = (typeof POD_STATES)[number];
 
 export const TEMPLATE_NAMES = ['base', 'nextjs', 'mastra', 'custom'] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
+/** gVisor platforms a pod can ask for; each is registered as its own runtime (runsc-<platform>). */
+export const SANDBOX_PLATFORMS = ['systrap', 'ptrace'] as const;
+export type SandboxPlatform = (typeof SANDBOX_PLATFORMS)[number];
 
 export interface Resources {
   cpuCores: number;

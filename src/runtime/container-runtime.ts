@@ -122,6 +122,8 @@ export interface EngineInfo {
   version: string;
   apiVersion: string;
   runtimes: string[];
+  /** runtimeArgs of each registered runtime (e.g. `--network=host`, `--platform=ptrace`). */
+  runtimeArgs?: Record<string, string[]>;
   defaultRuntime: string;
   cgroupVersion: string;
   cgroupDriver: string;

@@ -72,6 +72,12 @@ export class DockerRuntime implements ContainerRuntime {
       version: String(info.ServerVersion ?? ''),
       apiVersion: '',
       runtimes: Object.keys(info.Runtimes ?? {}),
+      runtimeArgs: Object.fromEntries(
+        Object.entries((info.Runtimes ?? {}) as Record<string, { runtimeArgs?: unknown }>).map(([n, r]) => [
+          n,
+          Array.isArray(r?.runtimeArgs) ? r.runtimeArgs.map(String) : [],
+        ]),
+      ),
       defaultRuntime: String(info.DefaultRuntime ?? 'runc'),
       cgroupVersion: String(info.CgroupVersion ?? '1'),
       cgroupDriver: String(info.CgroupDriver ?? 'cgroupfs'),

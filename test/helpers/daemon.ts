@@ -54,6 +54,8 @@ export async function realDaemon(t: Test, env: Record<string, string> = {}): Pro
     PINACLED_STOP_TIMEOUT_S: '2',
     // No rate limit unless a test asks for one (bulk and load tests).
     PINACLED_RATE_LIMIT_PER_MIN: '0',
+    // PINACLED_TEST_RUNTIME runs the real-engine files on another registered runtime (runsc-legacy, ...).
+    PINACLED_RUNTIME: process.env.PINACLED_TEST_RUNTIME ?? 'runsc',
     ...env,
   };
   const d: RealDaemon = {

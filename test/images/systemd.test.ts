@@ -44,8 +44,3 @@ t.test('the unit keeps its hardening and its contract', async (t) => {
   t.notMatch(text, /^MemoryDenyWriteExecute=yes/m, "V8's JIT needs W+X memory");
   t.notMatch(text, /^PrivateUsers=yes/m, 'the docker group must stay mapped');
 });
-
-t.test('the runsc daemon.json example is what HOST-NOTES documents', async (t) => {
-  const json = JSON.parse(readFileSync(new URL('../../systemd/docker-runsc.json', import.meta.url), 'utf8'));
-  t.same(json, { runtimes: { runsc: { path: '/usr/bin/runsc', runtimeArgs: ['--network=host'] } } });
-});

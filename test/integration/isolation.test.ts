@@ -4,11 +4,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { eventually } from '../helpers/app.js';
 import { cisViolations, inspectContainers } from '../helpers/cis.js';
 import { realDaemon, TEST_IMAGE } from '../helpers/daemon.js';
 import { docker, inspect } from '../helpers/docker.js';
+import { runscState } from '../helpers/sandbox.js';
 
 /**
  * Acceptance 1-3 of issue 6 on the real engine under runsc: pods cannot reach each other, the
@@ -53,10 +54,11 @@ function probeFromHost(ip: string, port: number): Promise<string> {
 
 const httpd = (banner: string) => ['sh', '-c', `mkdir -p /www && echo ${banner} > /www/index.html && exec httpd -f -p 8080 -h /www`];
 
-t.test('network isolation under runsc: pods vs pods, pods vs host, pods vs private ranges', async (t) => {
+/** Every check below, for pods of one registered runtime (the default and each fallback). */
+const isolation = (runtime: string) => async (t: Test) => {
   const tag = randomBytes(3).toString('hex');
   // Listens on every interface, so the daemon's port is reachable at each pod's gateway address.
-  const d = await realDaemon(t, { PINACLED_HOST: '0.0.0.0', PINACLED_FIREWALL_CHECK_INTERVAL_S: '2' });
+  const d = await realDaemon(t, { PINACLED_HOST: '0.0.0.0', PINACLED_FIREWALL_CHECK_INTERVAL_S: '2', PINACLED_RUNTIME: runtime });
   const ready = await d.request('GET', '/readyz');
   t.equal(ready.status, 200, ready.text);
   t.match(ready.body.checks.firewall, /^ok \(ipv4/, `readyz: firewall ${ready.body.checks.firewall}`);
@@ -76,8 +78,16 @@ t.test('network isolation under runsc: pods vs pods, pods vs host, pods vs priva
   t.equal(ib.HostConfig.NetworkMode, `pinacle-net-${b.id}`, 'pod B has its own network');
   t.not(netA.Gateway, netB.Gateway);
   t.match(netA.IPAddress, /^10\.213\./, `A at ${netA.IPAddress} (gateway ${netA.Gateway}), B at ${netB.IPAddress}`);
-  // runsc really runs them.
+  // runsc really runs them, on the network stack the setup registered for this runtime: under
+  // netstack gVisor takes eth0 over, so the host's view of the pod's netns keeps no address on it.
+  t.equal(ia.HostConfig.Runtime, runtime);
   t.equal((await docker('exec', a.containerId, 'uname', '-r')).trim(), '4.4.0');
+  const network = runscState()?.registered[runtime]?.network;
+  if (network) {
+    const addr = sh('nsenter', ['-t', String(ia.State.Pid), '-n', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']).trim();
+    if (network === 'netstack') t.equal(addr, '', `${runtime} runs on netstack: no host-side address on eth0`);
+    else t.match(addr, /inet /, `${runtime} runs on --network=host: eth0 keeps its address`);
+  } else t.comment(`no runsc registration facts for ${runtime} (host not set up by scripts/lib/runsc.sh)`);
   const pa = a.ports[0].hostPort as number;
   const pb = b.ports[0].hostPort as number;
 
@@ -156,7 +166,7 @@ t.test('network isolation under runsc: pods vs pods, pods vs host, pods vs priva
     const ctlNet = `i6-ctl-${tag}`;
     await docker('network', 'create', '--label', 'i6.test=1', '--subnet', `10.124.${parseInt(tag.slice(0, 2), 16)}.0/28`, '-o', `com.docker.network.bridge.name=i6c-${tag}`, ctlNet);
     t.teardown(() => docker('network', 'rm', ctlNet).catch(() => undefined));
-    const ctl = await docker('run', '-d', '--label', 'i6.test=1', '--runtime', 'runsc', '--network', ctlNet, TEST_IMAGE, 'sleep', '300');
+    const ctl = await docker('run', '-d', '--label', 'i6.test=1', '--runtime', runtime, '--network', ctlNet, TEST_IMAGE, 'sleep', '300');
     t.teardown(() => docker('rm', '-f', ctl).catch(() => undefined));
     t.match(await probeFrom(ctl, '10.123.0.1', 8123), /netns-banner/, 'non-pod container -> 10.123.0.1 (control: routable)');
   });
@@ -199,4 +209,12 @@ t.test('network isolation under runsc: pods vs pods, pods vs host, pods vs priva
     t.equal((await d.request('DELETE', `/v1/pods/${b.id}?timeout=0`)).status, 204);
     await t.rejects(docker('network', 'inspect', `pinacle-net-${b.id}`), 'network gone');
   });
-});
+};
+
+t.test('network isolation under runsc: pods vs pods, pods vs host, pods vs private ranges', isolation('runsc'));
+
+// The fallbacks of the registration ladder (scripts/lib/runsc.sh) must hold the same policy: a
+// host where netstack fails ends up on one of them.
+for (const fallback of runscState()?.fallbacks ?? []) {
+  t.test(`the same isolation on the fallback runtime ${fallback}`, isolation(fallback));
+}

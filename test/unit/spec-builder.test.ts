@@ -1,6 +1,6 @@
 import t from 'tap';
 import { LABEL } from '../../src/pods/labels.js';
-import { buildContainerSpec, HOST_PIDS_PER_PROCESS, hostPidsLimit, NOFILE_LIMIT, POD_CAPABILITIES, SANDBOX_BASE_PIDS, WORKSPACE_PATH } from '../../src/pods/spec.js';
+import { buildContainerSpec, HOST_PIDS_PER_PROCESS, hostPidsLimit, isGvisor, NOFILE_LIMIT, POD_CAPABILITIES, SANDBOX_BASE_PIDS, WORKSPACE_PATH } from '../../src/pods/spec.js';
 import { podFixture } from '../helpers/pod.js';
 
 const pod = podFixture;
@@ -31,6 +31,14 @@ t.test('limits: cpu, memory with swap off, nofile, pids mapped, nproc inside gVi
   t.equal(runc.limits.nproc, undefined, 'no RLIMIT_NPROC under runc (root is exempt; it counts host-wide per uid)');
   t.equal(hostPidsLimit('runsc', 8), SANDBOX_BASE_PIDS + 80);
   for (const r of ['runsc', 'runc']) t.ok(hostPidsLimit(r, 8) > 0, `${r}: the pids limit is always finite and set`);
+  // Every gVisor registration of the host setup gets the sandbox mapping and the in-pod limit.
+  for (const r of ['runsc-systrap', 'runsc-ptrace', 'runsc-hostinet', 'runsc-legacy']) {
+    t.ok(isGvisor(r), `${r} is gVisor`);
+    const g = buildContainerSpec(pod({ runtime: r }), opts);
+    t.equal(g.limits.pidsLimit, SANDBOX_BASE_PIDS + 100 * HOST_PIDS_PER_PROCESS, `${r}: host cap`);
+    t.equal(g.limits.nproc, 100, `${r}: in-pod limit`);
+  }
+  for (const r of ['runc', 'runscx', 'kata']) t.notOk(isGvisor(r), `${r} is not gVisor`);
 });
 
 t.test('labels: ownership, pod identity, user labels under a prefix', async (t) => {

@@ -1,12 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { EngineMonitor } from '../../pods/engine-monitor.js';
 import type { Reconciler } from '../../pods/reconciler.js';
+import { runtimeNetwork } from '../../pods/runtime-choice.js';
 
 export interface ReadinessDeps {
   engine: EngineMonitor;
   reconciler: Pick<Reconciler, 'ready'> & { pending?: string | null };
   runtimeName: string;
   allowUnsandboxed: boolean;
+  /** PINACLED_REQUIRE_NETSTACK: not ready while the runtime uses the host's network stack. */
+  requireNetstack?: boolean;
   /** The host firewall guard (network/firewall.ts); absent when this process does not manage one. */
   firewall?: { readonly status: { ok: boolean; detail: string } } | undefined;
 }
@@ -19,9 +22,16 @@ export function readiness(d: ReadinessDeps): { checks: Record<string, string>; r
   checks.engine = h.reachable ? `ok (${h.info?.version ?? '?'})` : `unreachable: ${h.error ?? 'unknown'}`;
   if (!h.reachable) reasons.push(`container engine unreachable: ${h.error ?? 'unknown'}`);
   const hasRuntime = !!h.info?.runtimes.includes(d.runtimeName);
-  checks.runtime = hasRuntime ? `ok (${d.runtimeName})` : d.allowUnsandboxed ? `missing (${d.runtimeName}); UNSANDBOXED pods allowed` : `missing (${d.runtimeName})`;
+  // The network stack the registration uses: gVisor's own (netstack) or the host's (hostinet).
+  const network = h.info && hasRuntime ? runtimeNetwork(h.info, d.runtimeName) : undefined;
+  const mode = network === 'host' ? ', network: host (--network=host)' : network ? `, network: ${network}` : '';
+  checks.runtime = hasRuntime ? `ok (${d.runtimeName}${mode})` : d.allowUnsandboxed ? `missing (${d.runtimeName}); UNSANDBOXED pods allowed` : `missing (${d.runtimeName})`;
   if (h.info && !hasRuntime && !d.allowUnsandboxed) {
     reasons.push(`sandbox runtime "${d.runtimeName}" is not registered with the container engine`);
+  }
+  if (d.requireNetstack && network === 'host') {
+    checks.runtime = `host network only (${d.runtimeName}); PINACLED_REQUIRE_NETSTACK is set`;
+    reasons.push(`PINACLED_REQUIRE_NETSTACK is set but runtime "${d.runtimeName}" uses the host's network stack`);
   }
   // After an engine outage the reconciler is not ready again until a pass has re-read the engine.
   const pending = d.reconciler.pending ?? 'the first reconcile pass has not finished';

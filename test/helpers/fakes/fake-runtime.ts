@@ -41,6 +41,8 @@ type Method = keyof ContainerRuntime;
 export class FakeRuntime implements ContainerRuntime {
   images = new Set<string>(['pinacled/testbox:1']);
   runtimes = ['runc', 'runsc'];
+  /** runtimeArgs per runtime, as `docker info` reports them (absent: none). */
+  runtimeArgs: Record<string, string[]> = {};
   down = false;
   readonly containers = new Map<string, FakeContainer>();
   readonly volumes = new Map<string, VolumeSummary>();
@@ -91,7 +93,7 @@ export class FakeRuntime implements ContainerRuntime {
 
   async info(): Promise<EngineInfo> {
     await this.#enter('info');
-    return { version: 'fake', apiVersion: '1.41', runtimes: this.runtimes, defaultRuntime: 'runc', cgroupVersion: '1', cgroupDriver: 'cgroupfs' };
+    return { version: 'fake', apiVersion: '1.41', runtimes: this.runtimes, runtimeArgs: this.runtimeArgs, defaultRuntime: 'runc', cgroupVersion: '1', cgroupDriver: 'cgroupfs' };
   }
 
   async imageExists(ref: string): Promise<boolean> {
