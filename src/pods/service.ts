@@ -39,7 +39,7 @@ export interface PodServiceOptions {
   logMaxFile: number;
   /** Per-pod networks; without it pods use the engine's default bridge (tests that predate it). */
   networks?: PodNetworks;
-  /** Creates are refused while the host firewall policy is not in place (fail closed). */
+  /** Nothing starts a container while the host firewall policy is not in place (fail closed). */
   firewall?: { readonly status: { ok: boolean; detail: string } };
   now?: () => Date;
   /** Times each API operation (create, start, stop, restart, delete) with its outcome. */
@@ -175,9 +175,7 @@ export class PodService extends EventEmitter {
         ? { value: input.sandbox.platform, explicit: true }
         : template.platform && { value: template.platform, explicit: false },
     });
-    if (this.#o.firewall && !this.#o.firewall.status.ok) {
-      throw new PinacledError('PINACLED_ERR_FIREWALL_UNAVAILABLE', 'The host firewall policy that isolates pods is not in place; see /readyz');
-    }
+    this.#requireFirewall();
     if (!choice.sandboxed) this.#o.log.warn({ name: input.name }, 'creating an UNSANDBOXED pod (PINACLED_ALLOW_UNSANDBOXED is set)');
     if (!(await this.#o.runtime.imageExists(image))) {
       throw new PinacledError('PINACLED_ERR_IMAGE_NOT_FOUND', `Image ${image} is not present on this host; build or load it first`, {
@@ -377,10 +375,23 @@ export class PodService extends EventEmitter {
     return this.#timed('start', () => this.#o.locks.with(id, 'start', () => this.#startLocked(id)));
   }
 
+  /**
+   * Every path that runs a container (create, start, restart, the recreate of a pod whose
+   * container is gone) passes here first: no pod runs while the host firewall policy that
+   * isolates it is missing or not yet verified (the guard's status starts not-ok until its
+   * first check passed), so it cannot reach the metadata address or private ranges in a gap.
+   */
+  #requireFirewall(): void {
+    if (this.#o.firewall && !this.#o.firewall.status.ok) {
+      throw new PinacledError('PINACLED_ERR_FIREWALL_UNAVAILABLE', 'The host firewall policy that isolates pods is not in place; see /readyz');
+    }
+  }
+
   async #startLocked(id: string): Promise<Pod> {
     const pod = this.get(id);
     if (pod.state === 'running') return pod;
     this.#transition(pod, 'starting', 'start');
+    this.#requireFirewall();
     const existing = await this.#o.runtime.inspectContainer(pod.containerName);
     let containerId = existing?.id;
     this.#update(id, { state: 'starting' });
@@ -430,6 +441,8 @@ export class PodService extends EventEmitter {
   async #restart(id: string, timeoutS: number): Promise<Pod> {
     // One lock over both halves: no other operation (or event) slips in between.
     const pod = await this.#o.locks.with(id, 'restart', async () => {
+      // Refused before the stop: a restart that could not start again must not stop the pod.
+      if (this.get(id).state === 'running') this.#requireFirewall();
       await this.#stopLocked(id, timeoutS);
       return this.#startLocked(id);
     });

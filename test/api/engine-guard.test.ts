@@ -43,42 +43,42 @@ t.test('the guard: fails fast while down, reports unreachable once, a 5xx while 
     engineRequests: { inc: () => void counts.requests++ },
     engineErrors: { inc: (l) => void counts.errors.push(`${l.operation}:${l.reason}`) },
   });
-  const gate = {
-    health: { reachable: true, error: null as string | null },
-    checks: 0,
-    reports: 0,
-    settlingNow: false,
+  const state = { health: { reachable: true, error: null as string | null }, checks: 0, reports: 0, settlingNow: false };
+  const gate: EngineGate = {
+    get health() {
+      return state.health;
+    },
     async check() {
-      this.checks++;
-      return this.health;
+      state.checks++;
+      return state.health;
     },
     reportFailure() {
-      this.reports++;
+      state.reports++;
     },
     settling() {
-      return this.settlingNow;
+      return state.settlingNow;
     },
-  } satisfies EngineGate & Record<string, unknown>;
+  };
   const guarded = new GuardedRuntime(counted, gate);
 
   fake.failNext('listContainers');
   await t.rejects(guarded.listContainers('x'), { code: 'PINACLED_ERR_ENGINE_UNAVAILABLE' });
-  t.equal(gate.reports, 1, 'reported once');
+  t.equal(state.reports, 1, 'reported once');
   t.same(counts.errors, ['listContainers:unavailable'], 'counted once');
 
-  gate.health = { reachable: false, error: 'down' };
+  state.health = { reachable: false, error: 'down' };
   const requests = counts.requests;
   await t.rejects(guarded.info(), { code: 'PINACLED_ERR_ENGINE_UNAVAILABLE' });
-  t.equal(gate.checks, 1, 'a call while down re-checks first');
+  t.equal(state.checks, 1, 'a call while down re-checks first');
   t.equal(counts.requests, requests, 'and never reaches the engine');
 
-  gate.health = { reachable: true, error: null };
-  gate.settlingNow = true;
+  state.health = { reachable: true, error: null };
+  state.settlingNow = true;
   fake.failNext('startContainer', new EngineError('restoring', 500));
   await t.rejects(guarded.startContainer('c'), { code: 'PINACLED_ERR_ENGINE_UNAVAILABLE' });
-  gate.settlingNow = false;
+  state.settlingNow = false;
   fake.failNext('startContainer', new EngineError('rejected', 500));
   await t.rejects(guarded.startContainer('c'), { code: 'PINACLED_ERR_ENGINE' });
-  t.equal(gate.reports, 1, 'an engine that answered is not reported as unreachable');
+  t.equal(state.reports, 1, 'an engine that answered is not reported as unreachable');
   t.equal(typeof guarded.containerStats, typeof fake.containerStats, 'the optional method is there exactly when the inner runtime has it');
 });

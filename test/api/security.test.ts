@@ -154,10 +154,10 @@ t.test('rate limit on mutating routes: per token, 429 with Retry-After, reads an
   t.equal((await d.app.inject({ method: 'POST', url: '/v1/pods', headers: auth, payload: custom })).statusCode, 429, 'creates count');
 });
 
-async function daemonWithFirewall(t: Test, fw: FakeFirewall, mode: 'install' | 'check') {
+async function daemonWithFirewall(t: Test, fw: FakeFirewall, mode: 'install' | 'check', runtime = new FakeRuntime()) {
   const dataDir = mkdtempSync(join(tmpdir(), 'pinacled-fw-'));
   const config = loadConfig({ PINACLED_TOKEN: TEST_TOKEN, PINACLED_DATA_DIR: dataDir, PINACLED_FIREWALL: mode, PINACLED_RATE_LIMIT_PER_MIN: '0' });
-  const d = await createDaemon(config, new FakeRuntime(), createLogger('silent'), OPENAPI_PATH, { firewall: fw });
+  const d = await createDaemon(config, runtime, createLogger('silent'), OPENAPI_PATH, { firewall: fw });
   t.teardown(async () => {
     await d.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -183,6 +183,40 @@ t.test('fail closed: without the firewall policy /readyz is 503 and creates are 
   t.equal((await d.firewall!.check()).ok, true);
   t.equal((await d.app.inject({ url: '/readyz' })).statusCode, 200);
   t.equal((await d.app.inject({ method: 'POST', url: '/v1/pods', headers: auth, payload: custom })).statusCode, 201);
+});
+
+t.test('fail closed on every path that runs a container: start, restart, and the recreate of a gone container', async (t) => {
+  const fw = new FakeFirewall();
+  const runtime = new FakeRuntime();
+  const d = await daemonWithFirewall(t, fw, 'install', runtime);
+  await d.firewall!.check();
+  const mk = async (name: string) => (await d.app.inject({ method: 'POST', url: '/v1/pods', headers: auth, payload: { ...custom, name } })).json();
+  const [a, b, c] = [await mk('fa'), await mk('fb'), await mk('fc')];
+  const post = (id: string, action: string) => d.app.inject({ method: 'POST', url: `/v1/pods/${id}/${action}?timeout=0`, headers: auth });
+  t.equal((await post(a.id, 'stop')).statusCode, 200);
+  t.equal((await post(c.id, 'stop')).statusCode, 200);
+  // c's container disappears behind our back: its start would recreate it.
+  runtime.containers.delete(c.containerId);
+  await d.reconciler.runOnce();
+  t.match((await d.app.inject({ url: `/v1/pods/${c.id}`, headers: auth })).json(), { state: 'failed', error: { code: 'CONTAINER_GONE' } });
+
+  fw.fail = new Error('iptables: not found');
+  await d.firewall!.check();
+  const containersBefore = runtime.containers.size;
+  for (const [pod, action, state] of [[a, 'start', 'stopped'], [b, 'restart', 'running'], [c, 'start', 'failed']] as const) {
+    const res = await post(pod.id, action);
+    t.equal(res.statusCode, 503, `${action} ${pod.name}: refused`);
+    t.equal(res.json().code, 'PINACLED_ERR_FIREWALL_UNAVAILABLE');
+    t.equal((await d.app.inject({ url: `/v1/pods/${pod.id}`, headers: auth })).json().state, state, `${pod.name} stays ${state}`);
+  }
+  t.equal(runtime.containers.size, containersBefore, 'no container was recreated');
+  t.equal(runtime.containers.get(a.containerId)?.status.running, false, 'a was not started');
+  t.equal(runtime.containers.get(b.containerId)?.status.running, true, 'b was not stopped by a restart that could not start it again');
+
+  fw.fail = undefined;
+  await d.firewall!.check();
+  t.equal((await post(a.id, 'start')).statusCode, 200, 'policy back: starts work again');
+  t.equal((await post(c.id, 'start')).statusCode, 200, 'and the recreate');
 });
 
 t.test('install mode: the policy is installed at start and /readyz reports it', async (t) => {
