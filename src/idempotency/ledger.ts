@@ -11,8 +11,6 @@ export interface Progress {
   route: string;
   /** The pod operated on: from the path, or (create) the pod the create inserted. */
   podId: string | null;
-  /** Create: names of the secrets the daemon generated (their values are in the pod's env). */
-  secretKeys?: string[];
 }
 
 /** What a request with a key should do. */
@@ -50,7 +48,8 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * from what the pods show (decision: settle from the outcome, rather than retry, because only
  * the pods tell whether the first run took effect):
  * - create: the pod it inserted exists (the crash came after it started) -> completed with a
- *   201 of the pod as it is now, with its generated secrets (the client never saw them);
+ *   201 of the pod as it is now, without `secrets`: generated secrets are never stored (the pod
+ *   keeps only a hash), so a client that never saw them deletes the pod and creates it again;
  *   the pod is gone (the reconciler rolled the half-done create back) -> released;
  * - delete: the pod is gone (finished before or by the reconciler) -> completed with 204;
  *   otherwise released;
@@ -106,11 +105,10 @@ export class IdempotencyLedger {
   }
 
   /** A create under this key inserted pod `podId`: remembered, so a crash can be settled. */
-  noteIntent(key: string, podId: string, secretKeys: string[]): void {
+  noteIntent(key: string, podId: string): void {
     const p = this.#inflight.get(key);
     if (!p) return;
     p.podId = podId;
-    p.secretKeys = secretKeys;
     try {
       this.#o.repo.setProgress(key, JSON.stringify(p));
     } catch (err) {
@@ -190,10 +188,9 @@ export class IdempotencyLedger {
     if (pod && isTransitional(pod.state)) return false; // an operation or the reconciler is on it
     let outcome: 'release' | { status: number; answer: StoredAnswer } = 'release';
     if (p.route === 'POST /v1/pods' && pod) {
-      const secrets = Object.fromEntries((p.secretKeys ?? []).filter((k) => k in pod.env).map((k) => [k, pod.env[k]!]));
       outcome = {
         status: 201,
-        answer: { headers: { 'content-type': JSON_TYPE, location: `/v1/pods/${pod.id}` }, body: JSON.stringify({ ...podView(pod), secrets }) },
+        answer: { headers: { 'content-type': JSON_TYPE, location: `/v1/pods/${pod.id}` }, body: JSON.stringify(podView(pod)) },
       };
     } else if (p.route === 'DELETE /v1/pods/:id' && p.podId && !pod) {
       outcome = { status: 204, answer: { headers: {}, body: '' } };

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PinacledError } from '../errors.js';
+import { callerKey } from '../api/auth.js';
 import { fingerprint } from './fingerprint.js';
 import type { IdempotencyLedger } from './ledger.js';
 
@@ -8,7 +10,7 @@ declare module 'fastify' {
     /** The Idempotency-Key this request runs under (set only while it runs the operation). */
     idempotencyKey: string | null;
     /** For POST /v1/pods: links the key's record to the pod the create inserts. */
-    podIntent: ((podId: string, secretKeys: string[]) => void) | undefined;
+    podIntent: ((podId: string) => void) | undefined;
   }
 }
 
@@ -48,14 +50,15 @@ export function idempotencyHooks(app: FastifyInstance, idem: IdempotencyLedger):
       });
     }
     const podId = (req.params as { id?: string }).id ?? null;
-    const r = idem.begin(raw, fingerprint(req.method, req.url, req.body), { route, podId });
+    const key = scopedKey(req, raw);
+    const r = idem.begin(key, fingerprint(req.method, req.url, req.body), { route, podId });
     if (r.kind === 'replay') {
       reply.code(r.status).header(REPLAYED_HEADER, 'true');
       for (const [k, v] of Object.entries(r.headers)) reply.header(k, v);
       return reply.send(r.status === 204 ? undefined : r.body);
     }
-    req.idempotencyKey = raw;
-    if (route === 'POST /v1/pods') req.podIntent = (id, secretKeys) => idem.noteIntent(raw, id, secretKeys);
+    req.idempotencyKey = key;
+    if (route === 'POST /v1/pods') req.podIntent = (id) => idem.noteIntent(key, id);
   };
 
   const onSend = async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
@@ -67,7 +70,7 @@ export function idempotencyHooks(app: FastifyInstance, idem: IdempotencyLedger):
         const v = reply.getHeader(h);
         if (v !== undefined) headers[h] = String(v);
       }
-      idem.finish(key, reply.statusCode, headers, bodyText(payload));
+      idem.finish(key, reply.statusCode, headers, withoutSecrets(bodyText(payload)));
     }
     return payload;
   };
@@ -79,6 +82,38 @@ export function idempotencyHooks(app: FastifyInstance, idem: IdempotencyLedger):
     r.preHandler = [...[r.preHandler ?? []].flat(), preHandler] as typeof r.preHandler;
     r.onSend = [...[r.onSend ?? []].flat(), onSend] as typeof r.onSend;
   });
+}
+
+/**
+ * Keys are scoped to the token that sent them: the stored key is the SHA-256 of the caller's
+ * token digest and the key, so a second token sending the same key runs its own request (and
+ * never gets the first one's answer), and the store holds neither tokens nor raw keys.
+ */
+function scopedKey(req: FastifyRequest, raw: string): string {
+  return scopeKey(callerKey(req), raw);
+}
+
+/** The stored form of key `raw` sent by the caller whose token digest is `caller` (see callerKey). */
+export function scopeKey(caller: string | undefined, raw: string): string {
+  return createHash('sha256').update(`${caller ?? ''}\n${raw}`).digest('hex');
+}
+
+/**
+ * The answer as stored for replay: a create's generated `secrets` are shown once, to the first
+ * answer only, and never written to the store (a replay answers the pod without `secrets`).
+ */
+function withoutSecrets(body: string): string {
+  if (!body.includes('"secrets"')) return body;
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    if (!parsed || typeof parsed !== 'object' || !('secrets' in parsed)) return body;
+    const { secrets, ...rest } = parsed as Record<string, unknown>;
+    // An empty `secrets` holds nothing: kept, so such replays stay byte-identical.
+    if (secrets && typeof secrets === 'object' && Object.keys(secrets).length === 0) return body;
+    return JSON.stringify(rest);
+  } catch {
+    return body;
+  }
 }
 
 function bodyText(payload: unknown): string {

@@ -60,7 +60,7 @@ export interface PodTransition {
 
 export interface CreateHooks {
   /** Called with the new pod's id once its row is committed, before the engine is touched. */
-  onIntent?: (podId: string, secretKeys: string[]) => void;
+  onIntent?: (podId: string) => void;
 }
 
 export interface CreateResult {
@@ -183,8 +183,11 @@ export class PodService extends EventEmitter {
       });
     }
     const secrets: Record<string, string> = {};
-    for (const key of template.generatedSecrets) {
-      if (!input.env?.[key]) secrets[key] = randomBytes(18).toString('base64url');
+    const derived: Record<string, string> = {};
+    for (const s of template.generatedSecrets) {
+      if (input.env?.[s.name] || input.env?.[s.envKey]) continue;
+      secrets[s.name] = randomBytes(18).toString('base64url');
+      derived[s.envKey] = s.derive(secrets[s.name]!);
     }
     const requested = new Map<number, string | null>(template.ports.map((p) => [p.containerPort, p.name]));
     for (const p of input.ports ?? []) requested.set(p.containerPort, p.name ?? requested.get(p.containerPort) ?? null);
@@ -204,7 +207,7 @@ export class PodService extends EventEmitter {
           runtime: choice.runtime,
           sandboxed: choice.sandboxed,
           resources: { ...template.resources, ...input.resources },
-          env: { ...input.env, ...secrets },
+          env: { ...input.env, ...derived },
           labels: input.labels ?? {},
           containerName: containerNameFor(id),
           volumeName: volumeNameFor(id),
@@ -232,7 +235,7 @@ export class PodService extends EventEmitter {
     const log = this.#log(pod);
     return this.#o.locks.with(pod.id, 'create', async () => {
       try {
-        hooks.onIntent?.(pod.id, Object.keys(secrets));
+        hooks.onIntent?.(pod.id);
       } catch (err) {
         log.warn({ err: errMessage(err) }, 'create intent hook failed');
       }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Resources, SandboxPlatform, TemplateName } from './types.js';
 
 export interface Template {
@@ -8,10 +9,12 @@ export interface Template {
   ports: { containerPort: number; name: string }[];
   resources: Resources;
   /**
-   * Env keys whose value pinacled generates per pod when the request does not set them
-   * (code-server's PASSWORD). Returned once, in the create answer's `secrets`.
+   * Secrets pinacled generates per pod when the request sets neither `name` nor `envKey`
+   * (code-server's PASSWORD). The value is returned once, in the create answer's
+   * `secrets[name]`; the pod's env (stored, and seen by `docker inspect`) carries only
+   * `envKey` = `derive(value)`.
    */
-  generatedSecrets: string[];
+  generatedSecrets: GeneratedSecret[];
   /**
    * Default gVisor platform (README "gVisor builds and platforms" has the measurements): systrap
    * makes syscalls ~10x cheaper (npm installs, builds, git) but idles ~4.5 points of a core
@@ -20,6 +23,27 @@ export interface Template {
    */
   platform?: SandboxPlatform;
 }
+
+export interface GeneratedSecret {
+  name: string;
+  envKey: string;
+  derive: (value: string) => string;
+}
+
+/**
+ * code-server's password, delivered as HASHED_PASSWORD: code-server takes a value without
+ * `$argon` as the SHA-256 hex of the password (its "legacy" method, still supported in 4.100)
+ * and compares the hash of what is typed. So neither the store nor `docker inspect` nor a
+ * terminal's env holds the password. An unsalted SHA-256 is enough here because the password is
+ * 144 random bits (no dictionary to try); argon2 would need a native dependency in the daemon.
+ * Decision: a hash in the env rather than a PASSWORD_FILE mount, because a file would have to
+ * keep the plain password on the host for as long as the pod exists (recreates need it).
+ */
+export const CODE_SERVER_PASSWORD: GeneratedSecret = {
+  name: 'PASSWORD',
+  envKey: 'HASHED_PASSWORD',
+  derive: (value) => createHash('sha256').update(value).digest('hex'),
+};
 
 export interface TemplateOptions {
   imagePrefix: string;
@@ -38,7 +62,7 @@ export function builtinTemplates(o: TemplateOptions): Record<TemplateName, Templ
       ports: [codeServer],
       resources: { cpuCores: 1, memoryMb: 2048, pidsLimit: 256 },
       // An IDE where people install and build: syscall cost is what they feel (build default).
-      generatedSecrets: ['PASSWORD'],
+      generatedSecrets: [CODE_SERVER_PASSWORD],
     },
     nextjs: {
       name: 'nextjs',
@@ -46,7 +70,7 @@ export function builtinTemplates(o: TemplateOptions): Record<TemplateName, Templ
       image: img('nextjs'),
       ports: [codeServer, { containerPort: 3000, name: 'app' }],
       resources: { cpuCores: 2, memoryMb: 4096, pidsLimit: 512 },
-      generatedSecrets: ['PASSWORD'],
+      generatedSecrets: [CODE_SERVER_PASSWORD],
       // A dev server watches files all day: idle cost decides density (1.3% vs 5.9% of a core).
       platform: 'ptrace',
     },
@@ -56,7 +80,7 @@ export function builtinTemplates(o: TemplateOptions): Record<TemplateName, Templ
       image: img('mastra'),
       ports: [codeServer, { containerPort: 4111, name: 'app' }],
       resources: { cpuCores: 2, memoryMb: 4096, pidsLimit: 512 },
-      generatedSecrets: ['PASSWORD'],
+      generatedSecrets: [CODE_SERVER_PASSWORD],
       // A dev server watches files all day: idle cost decides density (1.3% vs 5.9% of a core).
       platform: 'ptrace',
     },

@@ -1,8 +1,13 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import t from 'tap';
 import { loadConfig } from '../../src/config/load.js';
 import { createDaemon } from '../../src/daemon.js';
 import { fingerprint } from '../../src/idempotency/fingerprint.js';
+import { scopeKey } from '../../src/idempotency/plugin.js';
 import { FakeRuntime } from '../helpers/fakes/fake-runtime.js';
 import { openDb } from '../../src/store/db.js';
 import { IdempotencyRepo } from '../../src/store/idempotency-repo.js';
@@ -11,6 +16,8 @@ import { auth, fakeDaemon, OPENAPI_PATH, TEST_TOKEN } from '../helpers/app.js';
 
 const custom = { name: 'web', template: 'custom', image: 'pinacled/testbox:1', command: ['sleep', '3600'] };
 const key = (k: string) => ({ ...auth, 'idempotency-key': k });
+/** The key as the store holds it for TEST_TOKEN. */
+const stored = (k: string) => scopeKey(createHash('sha256').update(TEST_TOKEN).digest('hex'), k);
 
 t.test('same key, same request: one pod, the first answer replayed', async (t) => {
   const d = await fakeDaemon(t);
@@ -21,7 +28,7 @@ t.test('same key, same request: one pod, the first answer replayed', async (t) =
   const again = await d.app.inject({ method: 'POST', url: '/v1/pods', headers: key('create-1'), payload: { command: custom.command, image: custom.image, template: 'custom', name: 'web' } });
   t.equal(again.statusCode, 201);
   t.equal(again.headers['idempotent-replayed'], 'true');
-  t.equal(again.body, first.body, 'identical body, secrets and all');
+  t.equal(again.body, first.body, 'identical body');
   t.equal(again.headers.location, first.headers.location);
   t.match(again.headers['content-type'], /^application\/json/);
   t.equal(d.runtime.containers.size, 1, 'one container');
@@ -141,7 +148,7 @@ t.test('a create a crash interrupted: 409 until reconciled, then the pod it made
   const repo = new IdempotencyRepo(db);
   const now = new Date();
   const later = new Date(now.getTime() + 3600_000).toISOString();
-  repo.begin('lost-answer', fingerprint('POST', '/v1/pods', custom), JSON.stringify({ route: 'POST /v1/pods', podId: pod.id, secretKeys: [] }), now.toISOString(), later);
+  repo.begin(stored('lost-answer'), fingerprint('POST', '/v1/pods', custom), JSON.stringify({ route: 'POST /v1/pods', podId: pod.id, secretKeys: [] }), now.toISOString(), later);
   // And a create that died early: its row still `creating`, no container yet.
   const pods = new PodsRepo(db);
   const half = { ...custom, name: 'half' };
@@ -151,7 +158,7 @@ t.test('a create a crash interrupted: 409 until reconciled, then the pod it made
     '127.0.0.1',
     { low: 41000, high: 41999 },
   );
-  repo.begin('died-early', fingerprint('POST', '/v1/pods', half), JSON.stringify({ route: 'POST /v1/pods', podId: 'phalfxxxxxxxxxxxx', secretKeys: [] }), now.toISOString(), later);
+  repo.begin(stored('died-early'), fingerprint('POST', '/v1/pods', half), JSON.stringify({ route: 'POST /v1/pods', podId: 'phalfxxxxxxxxxxxx', secretKeys: [] }), now.toISOString(), later);
   db.close();
 
   // Daemon B starts with the engine down: the first reconcile pass cannot run.
@@ -176,4 +183,47 @@ t.test('a create a crash interrupted: 409 until reconciled, then the pod it made
   t.equal(rerun.statusCode, 201, 'its retry runs the create again');
   t.not(rerun.json().id, 'phalfxxxxxxxxxxxx');
   t.equal(runtime.containers.size, 2);
+});
+
+t.test('a generated password is shown once: never stored, never replayed, hashed in the pod env', async (t) => {
+  const d = await fakeDaemon(t);
+  d.runtime.images.add('pinacled/base:0.1.0');
+  const body = { name: 'dev', template: 'base' };
+  const first = await d.app.inject({ method: 'POST', url: '/v1/pods', headers: key('base-1'), payload: body });
+  t.equal(first.statusCode, 201, first.body);
+  const password: string = first.json().secrets.PASSWORD;
+  t.match(password, /^[A-Za-z0-9_-]{24}$/, 'the first answer has it');
+  const replay = await d.app.inject({ method: 'POST', url: '/v1/pods', headers: key('base-1'), payload: body });
+  t.equal(replay.statusCode, 201);
+  t.equal(replay.headers['idempotent-replayed'], 'true');
+  t.notOk('secrets' in replay.json(), 'a replay has no secrets');
+  t.equal(replay.json().id, first.json().id);
+  const spec = d.runtime.specOf(first.json().containerId)!;
+  t.notOk('PASSWORD' in spec.env, 'no PASSWORD in the container env');
+  t.equal(spec.env.HASHED_PASSWORD, createHash('sha256').update(password).digest('hex'), 'code-server gets its SHA-256');
+  await d.close();
+  const db = openDb(d.dataDir);
+  t.teardown(() => db.close());
+  const dump = JSON.stringify([db.prepare('SELECT * FROM idempotency_keys').all(), db.prepare('SELECT * FROM pods').all()]);
+  t.notOk(dump.includes(password), 'the store holds the password nowhere');
+  t.notOk(dump.includes('base-1'), 'nor the raw key');
+});
+
+t.test('Idempotency-Keys are scoped to the token that sent them', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pinacled-tokens-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const other = 'second-token-fedcba9876543210';
+  writeFileSync(join(dir, 'tokens'), `${other}\n`, { mode: 0o600 });
+  const d = await fakeDaemon(t, { PINACLED_TOKEN_FILE: join(dir, 'tokens') });
+  const first = await d.app.inject({ method: 'POST', url: '/v1/pods', headers: key('shared-key'), payload: custom });
+  t.equal(first.statusCode, 201, first.body);
+  const theirs = { authorization: `Bearer ${other}`, 'idempotency-key': 'shared-key' };
+  const second = await d.app.inject({ method: 'POST', url: '/v1/pods', headers: theirs, payload: custom });
+  t.notOk(second.headers['idempotent-replayed'], 'not the first token\'s answer');
+  t.equal(second.statusCode, 409, 'the request ran on its own: the name is taken');
+  t.equal(second.json().code, 'PINACLED_ERR_NAME_TAKEN');
+  const mine = await d.app.inject({ method: 'POST', url: '/v1/pods', headers: key('shared-key'), payload: custom });
+  t.equal(mine.headers['idempotent-replayed'], 'true', 'the first token still gets its replay');
+  const theirsOther = await d.app.inject({ method: 'POST', url: '/v1/pods', headers: theirs, payload: { ...custom, name: 'web2' } });
+  t.equal(theirsOther.statusCode, 201, 'the second token\'s key is its own: no mismatch with the first token\'s body');
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import t from 'tap';
 import { auth, eventually, fakeDaemon } from '../helpers/app.js';
 
@@ -100,7 +101,10 @@ t.test('templates supply image, ports and a per-pod code-server password', async
   t.equal(pod.image, 'pinacled/base:0.1.0');
   t.equal(pod.ports[0].containerPort, 8080);
   t.match(pod.secrets.PASSWORD, /^[A-Za-z0-9_-]{24}$/);
-  t.equal(d.runtime.specOf(pod.containerId)?.env.PASSWORD, pod.secrets.PASSWORD);
+  const env = d.runtime.specOf(pod.containerId)?.env ?? {};
+  t.notOk('PASSWORD' in env, 'the password is not in the container env');
+  t.equal(env.HASHED_PASSWORD, createHash('sha256').update(pod.secrets.PASSWORD).digest('hex'), 'its SHA-256 is');
+  t.same(pod.envKeys, ['HASHED_PASSWORD']);
   const again = (await d.app.inject({ url: `/v1/pods/${pod.id}`, headers: auth })).json();
   t.notOk('secrets' in again, 'secrets are shown once');
   const templates = (await d.app.inject({ url: '/v1/templates', headers: auth })).json();

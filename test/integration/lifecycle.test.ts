@@ -187,3 +187,29 @@ t.test('503 while the engine is unreachable, and recovery when it returns', asyn
   t.equal((await inspect(`pinacle-pod-${before.body.id}`)).State.Running, true);
   t.equal(await exists('container', `pinacle-pod-during`), false);
 });
+
+t.test('a base pod: the password is in no inspect output, and it still logs into code-server', async (t) => {
+  t.ok(await docker('images', '-q', 'pinacled/base:0.1.0'), 'pinacled/base:0.1.0 is built (scripts/build-images)');
+  const d = await realDaemon(t);
+  const res = await d.request('POST', '/v1/pods', { name: 'vscode', template: 'base', resources: { memoryMb: 1024, cpuCores: 1 } });
+  t.equal(res.status, 201, res.text);
+  const password: string = res.body.secrets.PASSWORD;
+  t.ok(password.length >= 24, 'the create answer has the password');
+  const c = await inspect(`pinacle-pod-${res.body.id}`);
+  t.notOk(JSON.stringify(c).includes(password), 'docker inspect holds no password');
+  t.notOk((c.Config.Env as string[]).some((e) => e.startsWith('PASSWORD=')), 'no PASSWORD variable');
+  const port = res.body.ports.find((p: { containerPort: number }) => p.containerPort === 8080).hostPort as number;
+  const login = (pw: string) =>
+    fetch(`http://127.0.0.1:${port}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `password=${encodeURIComponent(pw)}`,
+    });
+  await eventually(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, 120_000, 500);
+  const wrong = await login('wrong-password');
+  t.equal(wrong.status, 200, 'a wrong password gets the login page again');
+  const right = await login(password);
+  t.equal(right.status, 302, 'the pod password logs in');
+  t.match(String(right.headers.get('set-cookie')), /code-server-session/);
+});
