@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { builtinTemplates } from '../../src/pods/templates.js';
+import type { TemplateName } from '../../src/pods/types.js';
 
 /** What the host setup registered (scripts/lib/runsc.sh writes it after probing every build). */
 export interface RunscState {
@@ -17,4 +19,13 @@ export function runscState(): RunscState | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The runtime pinacled gives a pod of a template: the runtime of the template's default
+ * platform where the host setup registered it (nextjs and mastra: `runsc-ptrace`), else `runsc`.
+ */
+export function templateRuntime(template: string | undefined): string {
+  const platform = template ? builtinTemplates({ imagePrefix: 'x', imageTag: 'y' })[template as TemplateName]?.platform : undefined;
+  return platform && runscState()?.registered[`runsc-${platform}`] ? `runsc-${platform}` : 'runsc';
 }

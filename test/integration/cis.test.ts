@@ -2,15 +2,7 @@ import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { cisViolations, inspectContainers, managedContainerIds } from '../helpers/cis.js';
 import { realDaemon, TEST_IMAGE } from '../helpers/daemon.js';
-import { runscState } from '../helpers/sandbox.js';
-import { builtinTemplates } from '../../src/pods/templates.js';
-import type { TemplateName } from '../../src/pods/types.js';
-
-/** The runtime a template's pod must get: its default platform's runtime where registered. */
-function expectedRuntime(template: string | undefined): string {
-  const platform = template ? builtinTemplates({ imagePrefix: 'x', imageTag: 'y' })[template as TemplateName]?.platform : undefined;
-  return platform && runscState()?.registered[`runsc-${platform}`] ? `runsc-${platform}` : 'runsc';
-}
+import { templateRuntime } from '../helpers/sandbox.js';
 
 /**
  * Acceptance 5 of issue 6: an inspect-based CIS Docker Benchmark check (section 5) over the
@@ -81,7 +73,7 @@ t.test('CIS container checks hold for every container pinacled created', async (
     t.same(v1, [], `${mine.length} containers of this suite: ${v1.length} violations`);
     for (const c of mine) {
       const template = c.Config.Labels?.['dev.pinacle.template'];
-      t.equal(c.HostConfig.Runtime, expectedRuntime(template), `${c.Name} (${template}) runs under gVisor, on its template's platform`);
+      t.equal(c.HostConfig.Runtime, templateRuntime(template), `${c.Name} (${template}) runs under gVisor, on its template's platform`);
     }
     // Every container pinacled (any daemon, any suite running now) created: it carries the store id.
     const all = inspectContainers(managedContainerIds()).filter((c) => c.Config.Labels?.['dev.pinacle.store-id']);
