@@ -4,6 +4,9 @@
  * what `iptables -S` prints (rules are written in the canonical order iptables prints them).
  *
  * Shape (filter table, both families):
+ *   FORWARD
+ *     1: -j DOCKER-USER                 dockerd's own jump; it must come first, or a rule another
+ *                                       tool inserted above it (ufw, tailscale) decides first
  *   DOCKER-USER (v4; FORWARD for v6 unless dockerd manages ip6tables)
  *     1: -i pcl+ -j PINACLED-FORWARD    traffic a pod sends through the host
  *   INPUT
@@ -12,6 +15,12 @@
  * every pod network, whatever its address, in IPv4 and IPv6 alike. Our rules live in our own
  * chains: dockerd never flushes DOCKER-USER or INPUT (it re-creates DOCKER-USER only when the
  * chain is missing and moves its FORWARD jump to the top), and the daemon re-checks anyway.
+ *
+ * Both chains let through only the reply direction of established connections (`--ctdir
+ * REPLY`: answers to connections someone opened to the pod, such as its published ports). A
+ * connection the pod itself opened meets the destination rules on every packet, so one opened
+ * while the policy was missing (a flush, the moment after a dockerd restart) is cut by the
+ * repair, with no conntrack table to clean.
  */
 
 export const POD_BRIDGE_PREFIX = 'pcl';
@@ -77,7 +86,7 @@ export interface FamilyPlan {
   restore: string;
   /** Expected `iptables -S <chain>` output per chain, without the `-N` line. */
   chains: Record<string, string[]>;
-  /** Rules that must be the first rule of their parent chain. */
+  /** Rules that must be the first rule of their parent chain, each once. */
   jumps: { parent: string; args: string[] }[];
 }
 
@@ -107,9 +116,13 @@ function allowRules(a: Allowance): string[][] {
   return protos.map((p) => [...d, '-p', p, '-m', p, '--dport', String(a.port), '-j', 'RETURN']);
 }
 
-const ESTABLISHED = ['-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'RETURN'];
+// Written in the order `iptables -S` prints the conntrack match's options.
+const REPLIES = ['-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '--ctdir', 'REPLY', '-j', 'RETURN'];
 
-function plan(family: Family, forwardParent: string, forward: string[][], input: string[][]): FamilyPlan {
+/** Where the jump to PINACLED-FORWARD lives: DOCKER-USER once dockerd made it, else FORWARD. */
+export type ForwardParent = 'DOCKER-USER' | 'FORWARD';
+
+function plan(family: Family, forwardParent: ForwardParent, forward: string[][], input: string[][]): FamilyPlan {
   const chains = {
     [CHAIN_FORWARD]: forward.map((r) => `-A ${CHAIN_FORWARD} ${r.join(' ')}`),
     [CHAIN_INPUT]: input.map((r) => `-A ${CHAIN_INPUT} ${r.join(' ')}`),
@@ -120,34 +133,35 @@ function plan(family: Family, forwardParent: string, forward: string[][], input:
     restore,
     chains,
     jumps: [
+      ...(forwardParent === 'DOCKER-USER' ? [{ parent: 'FORWARD', args: ['-j', 'DOCKER-USER'] }] : []),
       { parent: forwardParent, args: ['-i', IFACE, '-j', CHAIN_FORWARD] },
       { parent: 'INPUT', args: ['-i', IFACE, '-j', CHAIN_INPUT] },
     ],
   };
 }
 
-export function ipv4Plan(p: FirewallPolicy): FamilyPlan {
+export function ipv4Plan(p: FirewallPolicy, forwardParent: ForwardParent = 'DOCKER-USER'): FamilyPlan {
   const reject = ['-j', 'REJECT', '--reject-with', 'icmp-admin-prohibited'];
   const forward = [
-    ESTABLISHED,
+    REPLIES,
     ...p.dnsServers.flatMap((ns) => allowRules({ cidr: ns, port: 53 })),
     ...p.allow.flatMap(allowRules),
     ['-d', p.podPool, ...reject],
     ...[...BLOCKED_V4.map((b) => b.cidr), ...p.extraBlock.map((c) => withPrefix(c, 32))].map((cidr) => ['-d', cidr, ...reject]),
   ];
   // Nothing on the host is a pod's business: pinacled's API, dockerd, sshd, the gateway itself.
-  const input = [ESTABLISHED, reject];
-  return plan('ipv4', 'DOCKER-USER', forward, input);
+  const input = [REPLIES, reject];
+  return plan('ipv4', forwardParent, forward, input);
 }
 
 /**
  * IPv6. Docker leaves IPv6 disabled inside pod namespaces (pinacled never asks for it), so these
  * rules are defence in depth. `forwardParent` is DOCKER-USER when dockerd manages ip6tables.
  */
-export function ipv6Plan(forwardParent: 'DOCKER-USER' | 'FORWARD'): FamilyPlan {
+export function ipv6Plan(forwardParent: ForwardParent): FamilyPlan {
   const reject = ['-j', 'REJECT', '--reject-with', 'icmp6-adm-prohibited'];
-  const forward = [ESTABLISHED, ...BLOCKED_V6.map((b) => ['-d', b.cidr, ...reject])];
-  return plan('ipv6', forwardParent, forward, [ESTABLISHED, reject]);
+  const forward = [REPLIES, ...BLOCKED_V6.map((b) => ['-d', b.cidr, ...reject])];
+  return plan('ipv6', forwardParent, forward, [REPLIES, reject]);
 }
 
 /** What is missing or different, comparing `iptables -S` output with a plan. Empty: in place. */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { CHAIN_FORWARD, driftOf, ipv4Plan, ipv6Plan, type Family, type FamilyPlan, type FirewallPolicy } from './firewall-rules.js';
+import { CHAIN_FORWARD, driftOf, ipv4Plan, ipv6Plan, type Family, type FamilyPlan, type FirewallPolicy, type ForwardParent } from './firewall-rules.js';
 import type { FirewallBackend } from './iptables.js';
 
 /**
@@ -35,7 +35,8 @@ const PARENTS: Record<Family, string[]> = { ipv4: ['DOCKER-USER', 'FORWARD'], ip
 
 /**
  * Keeps the pod firewall policy (firewall-rules.ts) installed on the host. A check lists our
- * chains and the first rule of their parents; in install mode any drift is repaired at once.
+ * chains and their parents (and FORWARD, which must reach DOCKER-USER before any other tool's
+ * rule); in install mode any drift is repaired at once.
  * Checks run at start, every interval and when the engine comes back (dockerd restarted).
  */
 export class HostFirewall {
@@ -117,17 +118,18 @@ export class HostFirewall {
     if (!(await backend.available('ipv4'))) throw new Error('iptables is not available');
     // Without DOCKER-USER (dockerd not started yet, or started with iptables disabled) the
     // jump goes straight into FORWARD; the next check moves it once dockerd creates the chain.
-    const v4Parent = (await backend.listChain('ipv4', 'DOCKER-USER')) ? 'DOCKER-USER' : 'FORWARD';
-    const v4 = ipv4Plan(this.#o.policy());
-    if (v4Parent !== 'DOCKER-USER') retarget(v4, v4Parent);
-    const plans = [v4];
+    const plans = [ipv4Plan(this.#o.policy(), await this.#forwardParent('ipv4'))];
     if (await backend.available('ipv6')) {
-      plans.push(ipv6Plan((await backend.listChain('ipv6', 'DOCKER-USER')) ? 'DOCKER-USER' : 'FORWARD'));
+      plans.push(ipv6Plan(await this.#forwardParent('ipv6')));
     } else {
       // Docker disables IPv6 inside pod namespaces; without ip6tables there is nothing to filter with.
       notes.push('ipv6 not filtered: ip6tables unavailable');
     }
     return plans;
+  }
+
+  async #forwardParent(f: Family): Promise<ForwardParent> {
+    return (await this.#o.backend.listChain(f, 'DOCKER-USER')) ? 'DOCKER-USER' : 'FORWARD';
   }
 
   async #drift(plan: FamilyPlan): Promise<string[]> {
@@ -160,8 +162,4 @@ export class HostFirewall {
       }
     }
   }
-}
-
-function retarget(plan: FamilyPlan, parent: string): void {
-  for (const j of plan.jumps) if (j.args.at(-1) === CHAIN_FORWARD) j.parent = parent;
 }

@@ -176,7 +176,8 @@ const isolation = (runtime: string) => async (t: Test) => {
     for (const cidr of ['169.254.0.0/16', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '10.213.0.0/16']) {
       t.match(fwd, `-A PINACLED-FORWARD -d ${cidr} -j REJECT --reject-with icmp-admin-prohibited`, `refuses ${cidr}`);
     }
-    t.match(fwd, /-A PINACLED-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN/);
+    t.match(fwd, /-A PINACLED-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED --ctdir REPLY -j RETURN/);
+    t.equal(sh('iptables', ['-w', '5', '-S', 'FORWARD', '1']).trim(), '-A FORWARD -j DOCKER-USER', 'first rule of FORWARD');
     t.equal(sh('iptables', ['-w', '5', '-S', 'DOCKER-USER', '1']).trim(), '-A DOCKER-USER -i pcl+ -j PINACLED-FORWARD', 'first rule of DOCKER-USER');
     t.equal(sh('iptables', ['-w', '5', '-S', 'INPUT', '1']).trim(), '-A INPUT -i pcl+ -j PINACLED-INPUT', 'first rule of INPUT');
     t.match(sh('iptables', ['-w', '5', '-S', 'PINACLED-INPUT']), /-A PINACLED-INPUT -j REJECT/);
@@ -197,6 +198,40 @@ const isolation = (runtime: string) => async (t: Test) => {
     // Which daemon repaired it is not asserted: every pinacled on this host checks the same policy.
     const again = await probeFrom(a.containerId, netB.IPAddress, 8080);
     t.notMatch(again, /banner-b/, 'isolation holds again');
+  });
+
+  t.test('a connection the pod opened while the policy was missing is cut by the repair', async (t) => {
+    // A host listener that counts what each connection sends.
+    let received = 0;
+    const sockets = new Set<import('node:net').Socket>();
+    const server = createServer((s) => {
+      sockets.add(s);
+      s.on('data', (b) => (received += b.length));
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
+    const port = (server.address() as AddressInfo).port;
+    // The gap: this daemon is frozen (no repair) and the pod -> host rules are flushed.
+    d.proc.kill('SIGSTOP');
+    t.teardown(() => {
+      d.proc.kill('SIGCONT');
+      server.close();
+      for (const s of sockets) s.destroy();
+    });
+    sh('iptables', ['-w', '5', '-F', 'PINACLED-INPUT']);
+    // The pod opens a connection during the gap and keeps sending on it: a line every 100 ms.
+    await docker('exec', '-d', a.containerId, 'sh', '-c', `while sleep 0.1; do echo tick; done | nc ${netA.Gateway} ${port}`);
+    await eventually(() => received >= 50, 15_000, 50);
+    t.pass(`during the gap the pod's connection reached the host listener (${received} bytes)`);
+    d.proc.kill('SIGCONT');
+    await eventually(() => sh('iptables', ['-w', '5', '-S', 'PINACLED-INPUT']).includes('REJECT'), 15_000, 100);
+    // Absence needs a window: what was in flight at the repair lands within 0.5 s; then 2 s
+    // (20 lines' worth) must bring nothing.
+    await new Promise((r) => setTimeout(r, 500));
+    const settled = received;
+    await new Promise((r) => setTimeout(r, 2_000));
+    t.equal(received, settled, `nothing more arrived once the policy was back (${received - settled} bytes in the 2 s after)`);
   });
 
   t.test('CIS checks hold on both pods; env values never reached the log', async (t) => {

@@ -11,15 +11,16 @@ const log = pino({ level: 'silent' });
 t.test('the IPv4 plan: replies pass, DNS to the host resolvers passes, private ranges and the pool are refused', async (t) => {
   const p = ipv4Plan(policy);
   const fwd = p.chains[CHAIN_FORWARD]!;
-  t.equal(fwd[0], `-A ${CHAIN_FORWARD} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`, 'established replies first');
+  t.equal(fwd[0], `-A ${CHAIN_FORWARD} -m conntrack --ctstate RELATED,ESTABLISHED --ctdir REPLY -j RETURN`, 'replies to connections opened to the pod first; what the pod opens meets every rule');
   t.ok(fwd.includes(`-A ${CHAIN_FORWARD} -d 10.255.255.53/32 -p udp -m udp --dport 53 -j RETURN`));
   t.ok(fwd.includes(`-A ${CHAIN_FORWARD} -d 10.255.255.53/32 -p tcp -m tcp --dport 53 -j RETURN`));
   t.ok(fwd.indexOf(`-A ${CHAIN_FORWARD} -d 10.255.255.53/32 -p udp -m udp --dport 53 -j RETURN`) < fwd.indexOf(`-A ${CHAIN_FORWARD} -d 10.0.0.0/8 -j REJECT --reject-with icmp-admin-prohibited`), 'exceptions before the refusals');
   for (const cidr of ['10.213.0.0/16', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10', '168.63.129.16/32']) {
     t.ok(fwd.includes(`-A ${CHAIN_FORWARD} -d ${cidr} -j REJECT --reject-with icmp-admin-prohibited`), `refuses ${cidr}`);
   }
-  t.same(p.chains[CHAIN_INPUT], [`-A ${CHAIN_INPUT} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`, `-A ${CHAIN_INPUT} -j REJECT --reject-with icmp-admin-prohibited`], 'nothing on the host answers a pod');
+  t.same(p.chains[CHAIN_INPUT], [`-A ${CHAIN_INPUT} -m conntrack --ctstate RELATED,ESTABLISHED --ctdir REPLY -j RETURN`, `-A ${CHAIN_INPUT} -j REJECT --reject-with icmp-admin-prohibited`], 'nothing on the host answers a pod');
   t.same(p.jumps, [
+    { parent: 'FORWARD', args: ['-j', 'DOCKER-USER'] },
     { parent: 'DOCKER-USER', args: ['-i', 'pcl+', '-j', CHAIN_FORWARD] },
     { parent: 'INPUT', args: ['-i', 'pcl+', '-j', CHAIN_INPUT] },
   ]);
@@ -35,7 +36,7 @@ t.test('the IPv6 plan: ULA, link-local, mapped and NAT64 prefixes refused; nothi
     t.ok(fwd.includes(`-A ${CHAIN_FORWARD} -d ${cidr} -j REJECT --reject-with icmp6-adm-prohibited`), cidr);
   }
   t.equal(p.jumps[0]!.parent, 'FORWARD');
-  t.equal(ipv6Plan('DOCKER-USER').jumps[0]!.parent, 'DOCKER-USER');
+  t.same(ipv6Plan('DOCKER-USER').jumps.map((j) => `${j.parent} -> ${j.args.at(-1)}`), ['FORWARD -> DOCKER-USER', 'DOCKER-USER -> PINACLED-FORWARD', 'INPUT -> PINACLED-INPUT']);
 });
 
 t.test('operator allowances and extra blocks', async (t) => {
@@ -52,12 +53,17 @@ t.test('operator allowances and extra blocks', async (t) => {
 
 t.test('drift: missing chain, different chain, jump not first', async (t) => {
   const p = ipv4Plan(policy);
-  const good = { chains: { ...p.chains }, parents: { 'DOCKER-USER': ['-A DOCKER-USER -i pcl+ -j PINACLED-FORWARD', '-A DOCKER-USER -j RETURN'], INPUT: ['-A INPUT -i pcl+ -j PINACLED-INPUT'] } };
+  const good = { chains: { ...p.chains }, parents: { FORWARD: ['-A FORWARD -j DOCKER-USER', '-A FORWARD -j DOCKER-FORWARD'], 'DOCKER-USER': ['-A DOCKER-USER -i pcl+ -j PINACLED-FORWARD', '-A DOCKER-USER -j RETURN'], INPUT: ['-A INPUT -i pcl+ -j PINACLED-INPUT'] } };
   t.same(driftOf(p, good), []);
   t.match(driftOf(p, { ...good, chains: { ...p.chains, [CHAIN_INPUT]: null } }), [/PINACLED-INPUT is missing/]);
   t.match(driftOf(p, { ...good, chains: { ...p.chains, [CHAIN_FORWARD]: p.chains[CHAIN_FORWARD]!.slice(1) } }), [/PINACLED-FORWARD differs/]);
   t.match(driftOf(p, { ...good, parents: { ...good.parents, 'DOCKER-USER': ['-A DOCKER-USER -j RETURN'] } }), [/DOCKER-USER does not start with the jump/]);
   t.match(driftOf(p, { ...good, parents: { ...good.parents, INPUT: ['-A INPUT -i pcl+ -j PINACLED-INPUT', '-A INPUT -i pcl+ -j PINACLED-INPUT'] } }), [/INPUT jumps to PINACLED-INPUT more than once/]);
+  // ufw, tailscale and others insert their own jumps at the top of FORWARD; whatever they
+  // ACCEPT there never reaches DOCKER-USER, so our first rule there proves nothing.
+  t.match(driftOf(p, { ...good, parents: { ...good.parents, FORWARD: ['-A FORWARD -j ts-forward', '-A FORWARD -j DOCKER-USER'] } }), [/ipv4: FORWARD does not start with the jump to DOCKER-USER/]);
+  t.match(driftOf(p, { ...good, parents: { ...good.parents, FORWARD: ['-A FORWARD -i pcl+ -j ACCEPT', '-A FORWARD -j DOCKER-USER'] } }), [/FORWARD does not start with the jump to DOCKER-USER/]);
+  t.same(ipv4Plan(policy, 'FORWARD').jumps.map((j) => j.parent), ['FORWARD', 'INPUT'], 'without DOCKER-USER our jump itself must be first in FORWARD');
 });
 
 t.test('install mode: installs once, is idempotent, repairs drift (a flush, a moved jump)', async (t) => {
@@ -86,6 +92,22 @@ t.test('install mode: installs once, is idempotent, repairs drift (a flush, a mo
   await guard.check();
   t.equal(fw.tables.ipv4.get('DOCKER-USER')!.filter((r) => r.includes('PINACLED')).length, 1, 'copies a concurrent installer left are removed');
   t.equal(guard.status.repairs, 4, 'initial install, refill, jump moved back, duplicate removed');
+
+  fw.tables.ipv4.get('FORWARD')!.unshift('-A FORWARD -j ts-forward', '-A FORWARD -i pcl+ -j ACCEPT');
+  t.equal((await guard.check()).ok, true, 'rules inserted above the jump to DOCKER-USER: repaired');
+  t.same(fw.tables.ipv4.get('FORWARD'), ['-A FORWARD -j DOCKER-USER', '-A FORWARD -j ts-forward', '-A FORWARD -i pcl+ -j ACCEPT'], "dockerd's jump is first again, once; the other tool's rules stay, below it");
+  t.equal(guard.status.repairs, 5);
+});
+
+t.test('check mode: a rule above the jump to DOCKER-USER makes the firewall not ok', async (t) => {
+  const fw = new FakeFirewall();
+  await new HostFirewall({ mode: 'install', backend: fw, policy: () => policy, intervalMs: 60_000, log }).check();
+  const guard = new HostFirewall({ mode: 'check', backend: fw, policy: () => policy, intervalMs: 60_000, log });
+  t.equal((await guard.check()).ok, true, 'in place');
+  fw.tables.ipv4.get('FORWARD')!.unshift('-A FORWARD -j ufw-before-forward');
+  const s = await guard.check();
+  t.equal(s.ok, false, '/readyz would say so');
+  t.match(s.detail, /FORWARD does not start with the jump to DOCKER-USER/);
 });
 
 t.test('without DOCKER-USER (dockerd not up yet) the jump goes into FORWARD, and moves once it exists', async (t) => {
