@@ -105,6 +105,7 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     stopTimeoutS: config.stopTimeoutS,
     logMaxSize: config.logMaxSize,
     logMaxFile: config.logMaxFile,
+    maxHostPids: config.podMaxHostPids,
     networks: new PodNetworks({ runtime, pool: config.podSubnetPool, prefix: config.podSubnetPrefix }),
     firewall,
     timeOperation: operationTimer(metrics.podOperations),

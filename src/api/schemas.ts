@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { pageLimit } from '../events/query.js';
+import { MAX_PIDS_LIMIT } from '../pods/spec.js';
 import { POD_STATES, SANDBOX_PLATFORMS, TEMPLATE_NAMES } from '../pods/types.js';
 
 /**
@@ -21,7 +22,7 @@ const maxEntries = (n: number) => (r: Record<string, string>) => Object.keys(r).
 export const resourcesSchema = z.strictObject({
   cpuCores: z.number().gt(0).max(64).multipleOf(0.01).optional(),
   memoryMb: z.number().int().min(32).max(262144).optional(),
-  pidsLimit: z.number().int().min(8).max(32768).optional(),
+  pidsLimit: z.number().int().min(8).max(MAX_PIDS_LIMIT).optional(),
 });
 
 export const createPodSchema = z

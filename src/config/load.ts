@@ -24,6 +24,15 @@ function readTokens(file: string): string[] {
     .filter((l) => l && !l.startsWith('#'));
 }
 
+/** kernel.pid_max of this host (the engine is local); Linux's 64-bit default where unreadable. */
+function hostPidMax(): number {
+  try {
+    return Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim()) || 4_194_304;
+  } catch {
+    return 4_194_304;
+  }
+}
+
 /** Reads and validates configuration once; nothing else in src/ reads process.env. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
@@ -59,6 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stopTimeoutS: e.PINACLED_STOP_TIMEOUT_S,
     logMaxSize: e.PINACLED_LOG_MAX_SIZE,
     logMaxFile: e.PINACLED_LOG_MAX_FILE,
+    podMaxHostPids: e.PINACLED_POD_MAX_HOST_PIDS ?? Math.floor(hostPidMax() / 4),
     bodyLimit: e.PINACLED_BODY_LIMIT,
     idempotencyTtlS: e.PINACLED_IDEMPOTENCY_TTL_S,
     logLineMaxBytes: e.PINACLED_LOG_LINE_MAX_BYTES,

@@ -38,6 +38,8 @@ export const envSchema = z
     PINACLED_STOP_TIMEOUT_S: z.coerce.number().int().min(0).max(600).default(10),
     PINACLED_LOG_MAX_SIZE: z.string().regex(/^\d+[kmg]$/, 'must look like 10m').default('10m'),
     PINACLED_LOG_MAX_FILE: z.coerce.number().int().min(1).max(100).default(3),
+    // Default: a quarter of kernel.pid_max (src/config/load.ts).
+    PINACLED_POD_MAX_HOST_PIDS: z.coerce.number().int().min(1024).optional(),
     PINACLED_BODY_LIMIT: z.coerce.number().int().min(1024).default(256 * 1024),
     PINACLED_IDEMPOTENCY_TTL_S: z.coerce.number().int().min(60).default(24 * 3600),
     PINACLED_LOG_LINE_MAX_BYTES: z.coerce.number().int().min(256).max(1024 * 1024).default(16 * 1024),
@@ -129,6 +131,8 @@ export interface Config {
   stopTimeoutS: number;
   logMaxSize: string;
   logMaxFile: number;
+  /** Ceiling of one pod's host pids cap (src/pods/spec.ts hostPidsLimit). */
+  podMaxHostPids: number;
   bodyLimit: number;
   idempotencyTtlS: number;
   /** Longer log lines are cut there, with a marker (src/logs/lines.ts). */

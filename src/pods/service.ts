@@ -37,6 +37,8 @@ export interface PodServiceOptions {
   stopTimeoutS: number;
   logMaxSize: string;
   logMaxFile: number;
+  /** Ceiling of one pod's host pids cap. */
+  maxHostPids?: number;
   /** Per-pod networks; without it pods use the engine's default bridge (tests that predate it). */
   networks?: PodNetworks;
   /** Nothing starts a container while the host firewall policy is not in place (fail closed). */
@@ -266,7 +268,7 @@ export class PodService extends EventEmitter {
     const networks = this.#o.networks;
     // Before the container: Docker attaches it to its network at create.
     const network = networks ? await networks.ensure(pod.id, this.#ownerLabels(pod), LABEL.POD_ID) : null;
-    const spec = buildContainerSpec(pod, { logMaxSize: this.#o.logMaxSize, logMaxFile: this.#o.logMaxFile, network });
+    const spec = buildContainerSpec(pod, { logMaxSize: this.#o.logMaxSize, logMaxFile: this.#o.logMaxFile, maxHostPids: this.#o.maxHostPids, network });
     spec.labels[STORE_ID_LABEL] = this.#o.storeId;
     try {
       return await this.#o.runtime.createContainer(spec);

@@ -22,8 +22,20 @@ export function isGvisor(runtime: string): boolean {
   return runtime === 'runsc' || runtime.startsWith('runsc-');
 }
 
-export function hostPidsLimit(runtime: string, pidsLimit: number): number {
-  return isGvisor(runtime) ? SANDBOX_BASE_PIDS + pidsLimit * HOST_PIDS_PER_PROCESS : pidsLimit;
+/**
+ * The most processes a pod may ask for. Its host cap under runsc, 64 + 10 x 4096 = 41,024 host
+ * pids, is then a bounded share of a host; `maxHostPids` bounds it further on the host at hand.
+ */
+export const MAX_PIDS_LIMIT = 4096;
+
+/**
+ * The host pids cap of a pod, never above `maxHostPids` (PINACLED_POD_MAX_HOST_PIDS, by default
+ * a quarter of the host's kernel.pid_max: on a host with pid_max 32768 one pod could otherwise
+ * take every pid the host has). Clamped, a pod meets the in-pod limit below as before; only a
+ * pod spreading over many users meets the lower backstop sooner.
+ */
+export function hostPidsLimit(runtime: string, pidsLimit: number, maxHostPids = Number.MAX_SAFE_INTEGER): number {
+  return Math.min(isGvisor(runtime) ? SANDBOX_BASE_PIDS + pidsLimit * HOST_PIDS_PER_PROCESS : pidsLimit, maxHostPids);
 }
 
 /**
@@ -39,11 +51,17 @@ export function inPodProcessLimit(runtime: string, pidsLimit: number): number | 
 
 /**
  * Capabilities a development environment needs (file ownership for package managers and git,
- * switching to the dev user, signalling its own processes, binding ports < 1024). Everything
- * else is dropped: NET_RAW (spoofing, ARP/ICMP tricks), SYS_ADMIN, SYS_PTRACE, MKNOD,
- * AUDIT_WRITE, SYS_CHROOT, SETFCAP, NET_ADMIN and the rest.
+ * signalling its own processes, binding ports < 1024). Everything else is dropped: NET_RAW
+ * (spoofing, ARP/ICMP tricks), SYS_ADMIN, SYS_PTRACE, MKNOD, AUDIT_WRITE, SYS_CHROOT, SETFCAP,
+ * NET_ADMIN and the rest.
+ *
+ * SETUID and SETGID are dropped too: the in-pod process limit (RLIMIT_NPROC) counts per user, so
+ * a root process that may change uid spreads its processes over many users and reaches the host
+ * backstop instead (the sandbox dies). Nothing a pod runs needs them: the images start as their
+ * USER, and exec's `user` is set by the engine, not by a process in the pod. An image that
+ * switches users itself (su, gosu, an sshd) does not work in a pod; that is the price.
  */
-export const POD_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'NET_BIND_SERVICE'] as const;
+export const POD_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'NET_BIND_SERVICE'] as const;
 
 export const WORKSPACE_PATH = '/workspace';
 export const NOFILE_LIMIT = 65536;
@@ -54,6 +72,8 @@ export interface SpecOptions {
   logMaxFile: number;
   /** Per-pod network name, or null for the engine's default bridge. */
   network?: string | null;
+  /** Ceiling of any pod's host pids cap (see hostPidsLimit). */
+  maxHostPids?: number;
 }
 
 /** Pod -> ContainerSpec. Pure: limits, labels, hardening and runtime are unit-tested here. */
@@ -82,7 +102,7 @@ export function buildContainerSpec(pod: Pod, o: SpecOptions): ContainerSpec {
       memoryBytes,
       // Swap equal to memory means no swap on top of the limit.
       memorySwapBytes: memoryBytes,
-      pidsLimit: hostPidsLimit(pod.runtime, pod.resources.pidsLimit),
+      pidsLimit: hostPidsLimit(pod.runtime, pod.resources.pidsLimit, o.maxHostPids),
       nofile: NOFILE_LIMIT,
       ...(nproc === undefined ? {} : { nproc }),
     },

@@ -38,6 +38,7 @@ t.test('requests that smuggle host access are 400 and reach nothing', async (t) 
     { resources: { memoryMb: 256, privileged: true } },
     { resources: { pidsLimit: 0 } },
     { resources: { pidsLimit: 1_000_000 } },
+    { resources: { pidsLimit: 4097 } },
     { resources: { memoryMb: 1 } },
     { ports: [{ containerPort: 80, hostIp: '0.0.0.0' }] },
     { ports: [{ containerPort: 80, hostPort: 22 }] },

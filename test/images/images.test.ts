@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
+import { POD_CAPABILITIES } from '../../src/pods/spec.js';
 import { templateRuntime } from '../helpers/sandbox.js';
 
 const run = promisify(execFile);
@@ -18,8 +19,6 @@ const tag = process.env.PINACLED_IMAGE_TAG ?? version;
 const prefix = process.env.PINACLED_IMAGE_PREFIX ?? 'pinacled';
 const requireImages = process.env.PINACLED_REQUIRE_IMAGES === '1';
 const image = (name: string) => `${prefix}/${name}:${tag}`;
-// The capabilities pinacled gives a pod (src/pods/spec.ts POD_CAPABILITIES).
-const POD_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'NET_BIND_SERVICE'];
 
 async function docker(...args: string[]): Promise<string> {
   const { stdout } = await run('docker', args, { maxBuffer: 16 * 1024 * 1024, timeout: 120_000 });
@@ -72,7 +71,7 @@ async function startPod(tt: Test, name: ImageName, ports: number[], opts: { netw
   });
   const args = ['run', '-d', '--name', `pinacled-imgtest-${suffix}`, '--label', 'dev.pinacle.test=images'];
   args.push(`--runtime=${templateRuntime(name)}`, '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--memory', '2g');
-  for (const cap of POD_CAPS) args.push('--cap-add', cap);
+  for (const cap of POD_CAPABILITIES) args.push('--cap-add', cap);
   args.push('--mount', `type=volume,source=${volume},target=/workspace`, '-e', `PASSWORD=${password}`);
   args.push('--network', opts.network ?? (await testNetwork()));
   for (const p of ports) args.push('-p', `127.0.0.1::${p}`);

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -16,6 +16,9 @@ t.test('defaults', async (t) => {
   t.same(c.portRange, { low: 30000, high: 32767 });
   t.equal(c.allowUnsandboxed, false);
   t.same(c.tokens, [token]);
+  const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
+  t.equal(c.podMaxHostPids, Math.floor(pidMax / 4), `one pod holds at most a quarter of this host's pid_max (${pidMax})`);
+  t.equal(loadConfig({ PINACLED_TOKEN: token, PINACLED_POD_MAX_HOST_PIDS: '20000' }).podMaxHostPids, 20000);
 });
 
 t.test('refuses to start without a token, naming the variable', async (t) => {

@@ -84,7 +84,7 @@ const podArb: fc.Arbitrary<Pod> = fc.record({
   state: fc.constant('creating') as fc.Arbitrary<Pod['state']>,
   runtime: fc.constantFrom('runsc', 'runc'),
   sandboxed: fc.boolean(),
-  resources: fc.record({ cpuCores: fc.integer({ min: 1, max: 6400 }).map((c) => c / 100), memoryMb: fc.integer({ min: 32, max: 262144 }), pidsLimit: fc.integer({ min: 8, max: 32768 }) }),
+  resources: fc.record({ cpuCores: fc.integer({ min: 1, max: 6400 }).map((c) => c / 100), memoryMb: fc.integer({ min: 32, max: 262144 }), pidsLimit: fc.integer({ min: 8, max: 4096 }) }),
   ports: fc.uniqueArray(fc.integer({ min: 1, max: 65535 }), { maxLength: 16 }).map((ps) => ps.map((p, i) => ({ name: null, containerPort: p, hostPort: 30000 + i, hostIp: '127.0.0.1' }))),
   env: fc.dictionary(fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,10}$/), fc.string()),
   labels: fc.dictionary(fc.stringMatching(/^[a-z0-9]{1,10}$/), fc.string({ maxLength: 20 })),

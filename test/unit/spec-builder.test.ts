@@ -31,6 +31,9 @@ t.test('limits: cpu, memory with swap off, nofile, pids mapped, nproc inside gVi
   t.equal(runc.limits.nproc, undefined, 'no RLIMIT_NPROC under runc (root is exempt; it counts host-wide per uid)');
   t.equal(hostPidsLimit('runsc', 8), SANDBOX_BASE_PIDS + 80);
   for (const r of ['runsc', 'runc']) t.ok(hostPidsLimit(r, 8) > 0, `${r}: the pids limit is always finite and set`);
+  t.equal(hostPidsLimit('runsc', 4096, 8192), 8192, "never above the host's ceiling (a quarter of pid_max 32768)");
+  t.equal(hostPidsLimit('runsc', 128, 8192), SANDBOX_BASE_PIDS + 1280, 'below the ceiling: the mapping');
+  t.equal(hostPidsLimit('runc', 4096, 1024), 1024);
   // Every gVisor registration of the host setup gets the sandbox mapping and the in-pod limit.
   for (const r of ['runsc-systrap', 'runsc-ptrace', 'runsc-hostinet', 'runsc-legacy']) {
     t.ok(isGvisor(r), `${r} is gVisor`);
@@ -70,7 +73,8 @@ t.test('hardening: caps dropped to a short list, no-new-privileges, only the wor
   const s = buildContainerSpec(pod(), opts);
   t.same(s.security.capDrop, ['ALL']);
   t.same(s.security.capAdd, [...POD_CAPABILITIES]);
-  t.same([...POD_CAPABILITIES].sort(), ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'NET_BIND_SERVICE', 'SETGID', 'SETUID']);
+  t.same([...POD_CAPABILITIES].sort(), ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'NET_BIND_SERVICE']);
+  t.notOk(s.security.capAdd.some((c) => c === 'SETUID' || c === 'SETGID'), 'no uid changes: the per-user process limit holds');
   for (const dangerous of ['NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE', 'NET_ADMIN', 'SYS_MODULE', 'MKNOD', 'SYS_CHROOT', 'AUDIT_WRITE', 'SETFCAP', 'DAC_READ_SEARCH', 'SYS_RAWIO', 'SYS_TIME', 'BPF']) {
     t.notOk(s.security.capAdd.includes(dangerous), `${dangerous} is not added`);
   }
