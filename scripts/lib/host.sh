@@ -13,6 +13,8 @@ TEST_IMAGE=${PINACLED_TEST_IMAGE:-pinacled/testbox:1}
 
 # shellcheck source=runsc.sh
 source "$PINACLED_ROOT/scripts/lib/runsc.sh"
+# shellcheck source=node.sh
+source "$PINACLED_ROOT/scripts/lib/node.sh"
 
 say() { printf '[pinacled] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -38,7 +40,9 @@ apt_install() {
 ensure_engine_packages() {
   # docker.io brings dockerd + containerd + runc; runsc is gVisor; busybox-static makes the test
   # image; iptables is what dockerd programs; debootstrap builds the Debian base for pod images.
-  apt_install docker.io runsc busybox-static iptables debootstrap ca-certificates
+  # curl and openssl fetch and check Node (node.sh); python3, make and g++ build better-sqlite3
+  # where no prebuilt binary can be downloaded (GitHub is out of reach here).
+  apt_install docker.io runsc busybox-static iptables debootstrap ca-certificates curl openssl python3 make g++
 }
 
 # npm ci when node_modules is missing or older than the lockfile (stamp holds the lockfile hash).
@@ -150,6 +154,7 @@ configure_runsc() {
 host_setup() {
   need_root
   ensure_engine_packages
+  ensure_node
   ensure_node_deps
   start_dockerd
   ensure_test_image
