@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { callerKey, refuseUnauthenticated, TokenChecker } from './api/auth.js';
 import { clientErrorHandler, frameworkErrorHandler } from './api/client-errors.js';
 import { rateLimiter, TokenBuckets } from './api/rate-limit.js';
+import { StreamSlots, streamLimiter } from './api/stream-slots.js';
 import { requestObserver } from './metrics/http.js';
 import type { HttpsOptions } from './api/tls.js';
 import { installProblemHandlers, problemOf, sendProblem } from './api/problem.js';
@@ -69,6 +70,8 @@ export interface AppDeps {
   https?: HttpsOptions | undefined;
   /** Mutating requests per token (absent or perMinute 0: no limit). */
   rateLimit?: { perMinute: number; burst: number };
+  /** Open WebSocket streams per token and in all (api/stream-slots.ts). */
+  streams?: { perToken: number; total: number };
   /** Host firewall state for /readyz (absent: this process does not manage it). */
   firewall?: { readonly status: { mode: string; ok: boolean; detail: string } } | undefined;
 }
@@ -170,6 +173,7 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
   const metricsChecker = d.metricsToken ? new TokenChecker([d.metricsToken]) : checker;
   const buckets = new TokenBuckets(d.rateLimit ?? { perMinute: 0, burst: 1 });
   const rateLimit = rateLimiter(buckets, callerKey);
+  const streamLimit = streamLimiter(new StreamSlots(d.streams ?? { perToken: 32, total: 256 }), callerKey);
   app.addHook('onRequest', (req, reply, done) => {
     if (closing) {
       reply.header('connection', 'close');
@@ -180,6 +184,7 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     if (!route || !PUBLIC_ROUTES.has(route)) {
       if (refuseUnauthenticated(route === '/metrics' ? metricsChecker : checker, req, reply)) return;
       if (rateLimit(req, reply)) return;
+      if (streamLimit(req, reply)) return;
     }
     done();
   });

@@ -204,6 +204,7 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     events,
     exec,
     wsMaxBufferBytes: config.wsMaxBufferBytes,
+    streams: config.streams,
     openapi,
     runtimeName: config.runtime,
     allowUnsandboxed: config.allowUnsandboxed,

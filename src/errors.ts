@@ -21,6 +21,7 @@ export const ERRORS = {
   PINACLED_ERR_IDEMPOTENCY_MISMATCH: { status: 422, title: 'This Idempotency-Key was used with a different request' },
   PINACLED_ERR_UPGRADE_REQUIRED: { status: 426, title: 'This endpoint is a WebSocket: send an upgrade request' },
   PINACLED_ERR_RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  PINACLED_ERR_TOO_MANY_STREAMS: { status: 429, title: 'Too many open streams' },
   PINACLED_ERR_INTERNAL: { status: 500, title: 'Internal error' },
   PINACLED_ERR_ENGINE: { status: 502, title: 'The container engine rejected the operation' },
   PINACLED_ERR_ENGINE_UNAVAILABLE: { status: 503, title: 'The container engine is unreachable' },

@@ -73,6 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     idempotencyTtlS: e.PINACLED_IDEMPOTENCY_TTL_S,
     logLineMaxBytes: e.PINACLED_LOG_LINE_MAX_BYTES,
     wsMaxBufferBytes: e.PINACLED_WS_MAX_BUFFER_BYTES,
+    streams: { perToken: e.PINACLED_WS_MAX_STREAMS_PER_TOKEN, total: e.PINACLED_WS_MAX_STREAMS },
     access: {
       execMaxOutputBytes: e.PINACLED_EXEC_MAX_OUTPUT_BYTES,
       execTimeoutS: e.PINACLED_EXEC_TIMEOUT_S,

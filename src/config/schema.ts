@@ -45,6 +45,8 @@ export const envSchema = z
     PINACLED_LOG_LINE_MAX_BYTES: z.coerce.number().int().min(256).max(1024 * 1024).default(16 * 1024),
     // At least 1 MiB: the send buffer also counts what was written in the current tick, and one
     // engine chunk of short lines becomes ~100 KiB of frames.
+    PINACLED_WS_MAX_STREAMS_PER_TOKEN: z.coerce.number().int().min(1).max(100_000).default(32),
+    PINACLED_WS_MAX_STREAMS: z.coerce.number().int().min(1).max(100_000).default(256),
     PINACLED_WS_MAX_BUFFER_BYTES: z.coerce.number().int().min(1024 * 1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
     PINACLED_EXEC_MAX_OUTPUT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     PINACLED_EXEC_TIMEOUT_S: z.coerce.number().int().min(1).max(86400).default(300),
@@ -139,6 +141,8 @@ export interface Config {
   logLineMaxBytes: number;
   /** Bytes queued for one WebSocket client that does not read before it is dropped (close 4001). */
   wsMaxBufferBytes: number;
+  /** Open WebSocket streams per token and in all (src/api/stream-slots.ts). */
+  streams: { perToken: number; total: number };
   /** Exec in pods (src/access/). */
   access: {
     execMaxOutputBytes: number;
