@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { callerKey, refuseUnauthenticated, TokenChecker } from './api/auth.js';
 import { clientErrorHandler, frameworkErrorHandler } from './api/client-errors.js';
 import { rateLimiter, TokenBuckets } from './api/rate-limit.js';
+import { recordRoutes } from './api/route-table.js';
 import { requestObserver } from './metrics/http.js';
 import type { HttpsOptions } from './api/tls.js';
 import { installProblemHandlers, problemOf, sendProblem } from './api/problem.js';
@@ -73,18 +74,7 @@ export interface AppDeps {
   firewall?: { readonly status: { mode: string; ok: boolean; detail: string } } | undefined;
 }
 
-export interface RouteSummary {
-  method: string;
-  url: string;
-  websocket: boolean;
-}
-
-const routeTables = new WeakMap<FastifyInstance, RouteSummary[]>();
-
-/** Every route the app registered (Fastify's onRoute), HEAD routes included. */
-export function routesOf(app: FastifyInstance): readonly RouteSummary[] {
-  return routeTables.get(app) ?? [];
-}
+export { routesOf, type RouteSummary } from './api/route-table.js';
 
 /** Public routes: everything else needs a bearer token. */
 export const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/openapi.json']);
@@ -115,12 +105,7 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     ...(d.https ? { https: { ...d.https, ...nodeServer } } : { http: nodeServer }),
   };
   const app = Fastify(opts) as unknown as FastifyInstance;
-  const routes: RouteSummary[] = [];
-  routeTables.set(app, routes);
-  app.addHook('onRoute', (r) => {
-    const ws = r as { websocket?: boolean; wsHandler?: unknown };
-    for (const method of [r.method].flat()) routes.push({ method, url: r.url, websocket: !!(ws.websocket || ws.wsHandler) });
-  });
+  recordRoutes(app);
   // WebSockets (logs, events): the server answers with the subprotocol pinacled.v1 (see
   // api/websocket.ts); clients send nothing, so frames are kept small. Registered before any
   // hook that can answer (auth, shutdown): its onRequest hook marks upgrade requests so that a
