@@ -1,7 +1,7 @@
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { callerKey, refuseUnauthenticated, TokenChecker } from './api/auth.js';
+import { callerKey, METRICS_ROUTE, RouteAccess } from './api/auth.js';
 import { clientErrorHandler, frameworkErrorHandler } from './api/client-errors.js';
 import { rateLimiter, TokenBuckets } from './api/rate-limit.js';
 import { recordRoutes } from './api/route-table.js';
@@ -36,7 +36,8 @@ import type { ContainerRuntime } from './runtime/container-runtime.js';
 export interface AppDeps {
   log: Logger;
   tokens: string[];
-  metricsToken?: string | undefined;
+  /** Tokens that open GET /metrics only (absent or empty: /metrics takes the API tokens). */
+  metricsTokens?: string[] | undefined;
   bodyLimit: number;
   service: PodService;
   engine: EngineMonitor;
@@ -148,11 +149,10 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     return jsonParser(req, body as string, done);
   });
 
-  // The gate every request passes, in order: shutting down (503), authentication (401), rate
+  // The gate every request passes, in order: shutting down (503), authentication (401/403), rate
   // limit (429; after authentication, so only valid tokens get a bucket). Each answers the
   // request itself and then ends the chain (no done()).
-  const checker = new TokenChecker(d.tokens);
-  const metricsChecker = d.metricsToken ? new TokenChecker([d.metricsToken]) : checker;
+  const access = new RouteAccess(d.tokens, d.metricsTokens ?? []);
   const buckets = new TokenBuckets(d.rateLimit ?? { perMinute: 0, burst: 1 });
   const rateLimit = rateLimiter(buckets, callerKey);
   app.addHook('onRequest', (req, reply, done) => {
@@ -163,7 +163,7 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     }
     const route = req.routeOptions.url;
     if (!route || !PUBLIC_ROUTES.has(route)) {
-      if (refuseUnauthenticated(route === '/metrics' ? metricsChecker : checker, req, reply)) return;
+      if (access.refuse(route, req, reply)) return;
       if (rateLimit(req, reply)) return;
     }
     done();
@@ -187,7 +187,7 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
   if (d.logs) logRoutes(app, { logs: d.logs, wsMaxBufferBytes });
   if (d.events) eventRoutes(app, { events: d.events, wsMaxBufferBytes });
   if (d.exec) execRoutes(app, d.exec);
-  app.get('/metrics', async (_req, reply) => {
+  app.get(METRICS_ROUTE, async (_req, reply) => {
     reply.type(d.metrics.registry.contentType);
     return d.metrics.registry.metrics();
   });

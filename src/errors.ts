@@ -5,6 +5,7 @@
 export const ERRORS = {
   PINACLED_ERR_VALIDATION: { status: 400, title: 'The request is invalid' },
   PINACLED_ERR_UNAUTHORIZED: { status: 401, title: 'A valid bearer token is required' },
+  PINACLED_ERR_FORBIDDEN: { status: 403, title: 'This token may not use this route' },
   PINACLED_ERR_NOT_FOUND: { status: 404, title: 'No such route' },
   PINACLED_ERR_POD_NOT_FOUND: { status: 404, title: 'No such pod' },
   PINACLED_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'This path does not take this method' },
