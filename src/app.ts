@@ -1,9 +1,10 @@
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { callerKey, refuseUnauthenticated, TokenChecker } from './api/auth.js';
+import { callerKey, METRICS_ROUTE, RouteAccess } from './api/auth.js';
 import { clientErrorHandler, frameworkErrorHandler } from './api/client-errors.js';
 import { rateLimiter, TokenBuckets } from './api/rate-limit.js';
+import { recordRoutes } from './api/route-table.js';
 import { StreamSlots, streamLimiter } from './api/stream-slots.js';
 import { requestObserver } from './metrics/http.js';
 import type { HttpsOptions } from './api/tls.js';
@@ -36,7 +37,8 @@ import type { ContainerRuntime } from './runtime/container-runtime.js';
 export interface AppDeps {
   log: Logger;
   tokens: string[];
-  metricsToken?: string | undefined;
+  /** Tokens that open GET /metrics only (absent or empty: /metrics takes the API tokens). */
+  metricsTokens?: string[] | undefined;
   bodyLimit: number;
   service: PodService;
   engine: EngineMonitor;
@@ -76,18 +78,7 @@ export interface AppDeps {
   firewall?: { readonly status: { mode: string; ok: boolean; detail: string } } | undefined;
 }
 
-export interface RouteSummary {
-  method: string;
-  url: string;
-  websocket: boolean;
-}
-
-const routeTables = new WeakMap<FastifyInstance, RouteSummary[]>();
-
-/** Every route the app registered (Fastify's onRoute), HEAD routes included. */
-export function routesOf(app: FastifyInstance): readonly RouteSummary[] {
-  return routeTables.get(app) ?? [];
-}
+export { routesOf, type RouteSummary } from './api/route-table.js';
 
 /** Public routes: everything else needs a bearer token. */
 export const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/openapi.json']);
@@ -118,12 +109,7 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     ...(d.https ? { https: { ...d.https, ...nodeServer } } : { http: nodeServer }),
   };
   const app = Fastify(opts) as unknown as FastifyInstance;
-  const routes: RouteSummary[] = [];
-  routeTables.set(app, routes);
-  app.addHook('onRoute', (r) => {
-    const ws = r as { websocket?: boolean; wsHandler?: unknown };
-    for (const method of [r.method].flat()) routes.push({ method, url: r.url, websocket: !!(ws.websocket || ws.wsHandler) });
-  });
+  recordRoutes(app);
   // WebSockets (logs, events): the server answers with the subprotocol pinacled.v1 (see
   // api/websocket.ts); clients send nothing, so frames are kept small. Registered before any
   // hook that can answer (auth, shutdown): its onRequest hook marks upgrade requests so that a
@@ -166,11 +152,10 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     return jsonParser(req, body as string, done);
   });
 
-  // The gate every request passes, in order: shutting down (503), authentication (401), rate
+  // The gate every request passes, in order: shutting down (503), authentication (401/403), rate
   // limit (429; after authentication, so only valid tokens get a bucket). Each answers the
   // request itself and then ends the chain (no done()).
-  const checker = new TokenChecker(d.tokens);
-  const metricsChecker = d.metricsToken ? new TokenChecker([d.metricsToken]) : checker;
+  const access = new RouteAccess(d.tokens, d.metricsTokens ?? []);
   const buckets = new TokenBuckets(d.rateLimit ?? { perMinute: 0, burst: 1 });
   const rateLimit = rateLimiter(buckets, callerKey);
   const streamLimit = streamLimiter(new StreamSlots(d.streams ?? { perToken: 32, total: 256 }), callerKey);
@@ -182,7 +167,7 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     }
     const route = req.routeOptions.url;
     if (!route || !PUBLIC_ROUTES.has(route)) {
-      if (refuseUnauthenticated(route === '/metrics' ? metricsChecker : checker, req, reply)) return;
+      if (access.refuse(route, req, reply)) return;
       if (rateLimit(req, reply)) return;
       if (streamLimit(req, reply)) return;
     }
@@ -207,7 +192,7 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
   if (d.logs) logRoutes(app, { logs: d.logs, wsMaxBufferBytes });
   if (d.events) eventRoutes(app, { events: d.events, wsMaxBufferBytes });
   if (d.exec) execRoutes(app, d.exec);
-  app.get('/metrics', async (_req, reply) => {
+  app.get(METRICS_ROUTE, async (_req, reply) => {
     reply.type(d.metrics.registry.contentType);
     return d.metrics.registry.metrics();
   });

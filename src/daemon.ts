@@ -184,7 +184,7 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
   const app = await buildApp({
     log,
     tokens: config.tokens,
-    metricsToken: config.metricsToken,
+    metricsTokens: config.metricsTokens,
     bodyLimit: config.bodyLimit,
     requestTimeoutMs: config.requestTimeoutMs,
     connectionTimeoutMs: config.connectionTimeoutMs,

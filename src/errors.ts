@@ -5,8 +5,10 @@
 export const ERRORS = {
   PINACLED_ERR_VALIDATION: { status: 400, title: 'The request is invalid' },
   PINACLED_ERR_UNAUTHORIZED: { status: 401, title: 'A valid bearer token is required' },
+  PINACLED_ERR_FORBIDDEN: { status: 403, title: 'This token may not use this route' },
   PINACLED_ERR_NOT_FOUND: { status: 404, title: 'No such route' },
   PINACLED_ERR_POD_NOT_FOUND: { status: 404, title: 'No such pod' },
+  PINACLED_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'This path does not take this method' },
   PINACLED_ERR_TIMEOUT: { status: 408, title: 'The pod did not reach the state in time' },
   PINACLED_ERR_REQUEST_TIMEOUT: { status: 408, title: 'The request was not received in time' },
   PINACLED_ERR_NAME_TAKEN: { status: 409, title: 'A pod with this name exists' },
@@ -35,6 +37,22 @@ export const ERRORS = {
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/**
+ * `Retry-After` seconds per code, sent by the one problem sender (src/api/problem.ts). Only
+ * conditions that clear by themselves, soon, are here: another operation on the pod ending
+ * (seconds), the engine coming back (the engine monitor re-probes on its interval), the daemon
+ * starting or restarting (systemd restarts it after 2 s). Exhausted ports or subnets, a missing
+ * runtime, network stack or firewall policy and an unwritable store wait for an operator or for
+ * other pods to go: a fixed delay would only make clients poll, so they get no Retry-After and
+ * their answer says what is missing. A 429 computes its own delay (src/api/rate-limit.ts).
+ */
+export const RETRY_AFTER_S: Partial<Record<ErrorCode, number>> = {
+  PINACLED_ERR_POD_BUSY: 1,
+  PINACLED_ERR_IDEMPOTENCY_IN_FLIGHT: 1,
+  PINACLED_ERR_ENGINE_UNAVAILABLE: 5,
+  PINACLED_ERR_NOT_READY: 5,
+};
 
 export interface FieldIssue {
   /** Dotted path of the failing field, e.g. `resources.memoryMb`. */

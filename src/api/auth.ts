@@ -42,10 +42,39 @@ export function callerKey(req: FastifyRequest): string | undefined {
   return token ? digest(token).toString('hex') : undefined;
 }
 
-/** Answers 401 unless the request carries one of `checker`'s tokens; true when it answered. */
-export function refuseUnauthenticated(checker: TokenChecker, req: FastifyRequest, reply: FastifyReply): boolean {
-  if (checker.matches(TokenChecker.fromRequest(req))) return false;
-  reply.header('www-authenticate', 'Bearer realm="pinacled"');
-  sendProblem(reply, problemOf('PINACLED_ERR_UNAUTHORIZED', 'Send Authorization: Bearer <token>', undefined, req.url.split('?')[0]));
-  return true;
+/** The one route metrics tokens open. */
+export const METRICS_ROUTE = '/metrics';
+
+/**
+ * Token scopes. API tokens open every route but /metrics while metrics tokens are configured;
+ * metrics tokens open /metrics only (Prometheus holds one, so a scrape config cannot delete
+ * pods). Without metrics tokens /metrics takes the API tokens. A token of the other scope is a
+ * 403 (it is valid, not for this route); anything else a 401.
+ */
+export class RouteAccess {
+  readonly #api: TokenChecker;
+  readonly #metrics: TokenChecker | undefined;
+
+  constructor(apiTokens: string[], metricsTokens: string[]) {
+    this.#api = new TokenChecker(apiTokens);
+    this.#metrics = metricsTokens.length ? new TokenChecker(metricsTokens) : undefined;
+  }
+
+  /** Answers 401 or 403 unless the request's token opens `route` (a route template); true when it answered. */
+  refuse(route: string | undefined, req: FastifyRequest, reply: FastifyReply): boolean {
+    const token = TokenChecker.fromRequest(req);
+    const metricsOnly = route === METRICS_ROUTE && this.#metrics !== undefined;
+    const allowed = metricsOnly ? this.#metrics! : this.#api;
+    if (allowed.matches(token)) return false;
+    const instance = req.url.split('?')[0];
+    const other = metricsOnly ? this.#api : route === METRICS_ROUTE ? undefined : this.#metrics;
+    if (other?.matches(token)) {
+      const detail = metricsOnly ? 'Use the metrics token on /metrics' : 'A metrics token opens /metrics only';
+      sendProblem(reply, problemOf('PINACLED_ERR_FORBIDDEN', detail, undefined, instance));
+      return true;
+    }
+    reply.header('www-authenticate', 'Bearer realm="pinacled"');
+    sendProblem(reply, problemOf('PINACLED_ERR_UNAUTHORIZED', 'Send Authorization: Bearer <token>', undefined, instance));
+    return true;
+  }
 }

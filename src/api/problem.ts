@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { ZodError } from 'zod';
-import { ERRORS, PinacledError, type ErrorCode, type FieldIssue } from '../errors.js';
+import { ERRORS, PinacledError, RETRY_AFTER_S, type ErrorCode, type FieldIssue } from '../errors.js';
+import { methodsFor } from './route-table.js';
 
 export const PROBLEM_TYPE_BASE = 'https://pinacle.dev/errors/';
 
@@ -21,8 +22,10 @@ export function problemOf(code: ErrorCode, detail: string, fields?: FieldIssue[]
   return p;
 }
 
+/** Every problem answer goes through here; Retry-After comes from the code (RETRY_AFTER_S) unless the caller computed one (429). */
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
-  if (p.status === 503) reply.header('retry-after', '5');
+  const retryAfter = RETRY_AFTER_S[p.code];
+  if (retryAfter !== undefined && !reply.hasHeader('retry-after')) reply.header('retry-after', String(retryAfter));
   return reply.code(p.status).type('application/problem+json').send(p);
 }
 
@@ -43,7 +46,14 @@ export function zodFields(err: ZodError, prefix?: string): FieldIssue[] {
  * reach the client (docker-modem errors carry a statusCode Fastify would otherwise pass on).
  */
 export function installProblemHandlers(app: FastifyInstance): void {
-  app.setNotFoundHandler((req, reply) => sendProblem(reply, problemOf('PINACLED_ERR_NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`)));
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? '';
+    // A known path with another method: 405 and the methods the router serves there.
+    const allow = methodsFor(app, path);
+    if (allow.length === 0) return sendProblem(reply, problemOf('PINACLED_ERR_NOT_FOUND', `No route ${req.method} ${path}`));
+    reply.header('allow', allow.join(', '));
+    return sendProblem(reply, problemOf('PINACLED_ERR_METHOD_NOT_ALLOWED', `${path} takes ${allow.join(', ')}, not ${req.method}`, undefined, path));
+  });
   app.setErrorHandler((err: FastifyError | PinacledError | ZodError | Error, req, reply) => {
     const instance = req.url.split('?')[0];
     if (err instanceof PinacledError) {

@@ -5,18 +5,18 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Reads the token file: one token per line, blank lines and `#` comments ignored. */
-function readTokens(file: string): string[] {
+/** Reads a token file (`variable` names it in errors): one token per line, blank lines and `#` comments ignored. */
+function readTokens(variable: string, file: string): string[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`PINACLED_TOKEN_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
+    throw new ConfigError(`${variable}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
   }
   // Group/other access to the file would let other local users read the API tokens.
   const mode = statSync(file).mode & 0o077;
   if (mode !== 0) {
-    throw new ConfigError(`PINACLED_TOKEN_FILE: ${file} must not be readable by group or others (chmod 600 ${file})`);
+    throw new ConfigError(`${variable}: ${file} must not be readable by group or others (chmod 600 ${file})`);
   }
   return text
     .split('\n')
@@ -33,6 +33,18 @@ function hostPidMax(): number {
   }
 }
 
+/** The metrics-only tokens: PINACLED_METRICS_TOKEN and/or the lines of PINACLED_METRICS_TOKEN_FILE. */
+function metricsTokensOf(e: { PINACLED_METRICS_TOKEN?: string | undefined; PINACLED_METRICS_TOKEN_FILE?: string | undefined }, apiTokens: string[]): string[] {
+  const tokens = [...(e.PINACLED_METRICS_TOKEN ? [e.PINACLED_METRICS_TOKEN] : []), ...(e.PINACLED_METRICS_TOKEN_FILE ? readTokens('PINACLED_METRICS_TOKEN_FILE', e.PINACLED_METRICS_TOKEN_FILE) : [])];
+  if (e.PINACLED_METRICS_TOKEN_FILE && tokens.length === 0) throw new ConfigError('PINACLED_METRICS_TOKEN_FILE: the file holds no token');
+  if (tokens.some((t) => t.length < 16)) throw new ConfigError('PINACLED_METRICS_TOKEN/PINACLED_METRICS_TOKEN_FILE: the token must be at least 16 characters');
+  // A token in both lists would be an API token handed to Prometheus: the point of the split.
+  if (tokens.some((t) => apiTokens.includes(t))) {
+    throw new ConfigError('PINACLED_METRICS_TOKEN/PINACLED_METRICS_TOKEN_FILE: a metrics token is also an API token; give Prometheus its own');
+  }
+  return tokens;
+}
+
 /** Reads and validates configuration once; nothing else in src/ reads process.env. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
@@ -41,19 +53,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
-  const tokens = [...(e.PINACLED_TOKEN ? [e.PINACLED_TOKEN] : []), ...(e.PINACLED_TOKEN_FILE ? readTokens(e.PINACLED_TOKEN_FILE) : [])];
+  const tokens = [...(e.PINACLED_TOKEN ? [e.PINACLED_TOKEN] : []), ...(e.PINACLED_TOKEN_FILE ? readTokens('PINACLED_TOKEN_FILE', e.PINACLED_TOKEN_FILE) : [])];
   if (tokens.length === 0) throw new ConfigError('PINACLED_TOKEN_FILE: the file holds no token');
   if (tokens.some((t) => t.length < 16)) throw new ConfigError('PINACLED_TOKEN/PINACLED_TOKEN_FILE: tokens must be at least 16 characters');
-  if (e.PINACLED_METRICS_TOKEN && e.PINACLED_METRICS_TOKEN.length < 16) {
-    throw new ConfigError('PINACLED_METRICS_TOKEN: the token must be at least 16 characters');
-  }
+  const metricsTokens = metricsTokensOf(e, tokens);
   const [low, high] = e.PINACLED_PORT_RANGE.split('-').map(Number) as [number, number];
   return {
     host: e.PINACLED_HOST,
     port: e.PINACLED_PORT,
     dataDir: e.PINACLED_DATA_DIR,
     tokens,
-    metricsToken: e.PINACLED_METRICS_TOKEN,
+    metricsTokens,
     runtime: e.PINACLED_RUNTIME,
     allowUnsandboxed: e.PINACLED_ALLOW_UNSANDBOXED,
     requireNetstack: e.PINACLED_REQUIRE_NETSTACK,

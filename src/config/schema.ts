@@ -16,6 +16,7 @@ export const envSchema = z
     PINACLED_TOKEN: z.string().optional(),
     PINACLED_TOKEN_FILE: z.string().optional(),
     PINACLED_METRICS_TOKEN: z.string().optional(),
+    PINACLED_METRICS_TOKEN_FILE: z.string().optional(),
     PINACLED_RUNTIME: z.string().min(1).default('runsc'),
     PINACLED_ALLOW_UNSANDBOXED: bool.default(false),
     PINACLED_REQUIRE_NETSTACK: bool.default(false),
@@ -116,7 +117,8 @@ export interface Config {
   dataDir: string;
   /** Accepted bearer tokens (several, so tokens can be rotated without downtime). */
   tokens: string[];
-  metricsToken: string | undefined;
+  /** Tokens for GET /metrics only (a 403 anywhere else); none: /metrics takes the API tokens. */
+  metricsTokens: string[];
   runtime: string;
   allowUnsandboxed: boolean;
   /** Refuse creates (503) and report not ready while the runtime uses the host's network stack. */

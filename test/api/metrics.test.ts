@@ -238,9 +238,11 @@ t.test('PINACLED_METRICS_TOKEN: a separate token for /metrics only', async (t) =
   t.equal(withMetrics.statusCode, 200);
   t.match(withMetrics.headers['content-type'], /text\/plain/);
   const withApi = await d.app.inject({ url: '/metrics', headers: { authorization: `Bearer ${TEST_TOKEN}` } });
-  t.equal(withApi.statusCode, 401, 'the API token does not open /metrics when a metrics token is set');
+  t.equal(withApi.statusCode, 403, 'the API token does not open /metrics when a metrics token is set');
+  t.equal(withApi.json().code, 'PINACLED_ERR_FORBIDDEN');
   const apiWithMetrics = await d.app.inject({ url: '/v1/pods', headers: { authorization: `Bearer ${metricsToken}` } });
-  t.equal(apiWithMetrics.statusCode, 401, 'the metrics token opens nothing else');
+  t.equal(apiWithMetrics.statusCode, 403, 'the metrics token opens nothing else');
+  t.equal(apiWithMetrics.json().code, 'PINACLED_ERR_FORBIDDEN');
   const none = await d.app.inject({ url: '/metrics' });
   t.equal(none.statusCode, 401);
 });

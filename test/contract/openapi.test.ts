@@ -4,7 +4,7 @@ import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { createPodSchema, DNS_LABEL } from '../../src/api/schemas.js';
 import { PUBLIC_ROUTES } from '../../src/app.js';
-import { ERRORS } from '../../src/errors.js';
+import { ERRORS, RETRY_AFTER_S } from '../../src/errors.js';
 import { HOST_PIDS_PER_PROCESS, SANDBOX_BASE_PIDS } from '../../src/pods/spec.js';
 import { POD_STATES, TEMPLATE_NAMES } from '../../src/pods/types.js';
 import { EngineError } from '../../src/runtime/errors.js';
@@ -146,6 +146,48 @@ t.test('ErrorCode lists every code of src/errors.ts with its status', async (t) 
   for (const status of statuses) {
     const want = Object.entries(ERRORS).filter(([, e]) => e.status === status).map(([c]) => c).sort();
     t.same([...(byStatus.get(status) ?? [])].sort(), want, `the ${status} response lists exactly its codes`);
+  }
+});
+
+t.test('Retry-After: the document lists exactly the codes and seconds of RETRY_AFTER_S', async (t) => {
+  const listed: Record<string, unknown> = {};
+  for (const [name, resp] of Object.entries(doc.components.responses as Obj)) {
+    const raw = resp.headers?.['Retry-After'] as Obj | undefined;
+    if (!raw) continue;
+    const header = raw.$ref ? validateRef(raw.$ref as string) : raw;
+    const codes = resp.content['application/problem+json'].schema.properties.code.enum as string[];
+    // Always sent (the 429: its delay is computed per request, so it is not in the table).
+    if (header.required === true) {
+      t.same(codes.filter((c) => c in RETRY_AFTER_S), [], `${name}: its Retry-After is not the table's`);
+      continue;
+    }
+    const byCode = header['x-sent-for-codes'] as Obj;
+    t.ok(byCode, `${name}: an optional Retry-After says which codes send it`);
+    for (const c of codes) if (c in byCode) listed[c] = byCode[c];
+  }
+  t.same(listed, RETRY_AFTER_S, 'x-sent-for-codes is RETRY_AFTER_S');
+  const problem = (code: string, status: number) => ({ type: `https://pinacle.dev/errors/${code}`, title: 't', status, code, detail: 'd' });
+  const ports = problem('PINACLED_ERR_PORTS_EXHAUSTED', 503);
+  t.ok(validateResponse(doc, 'POST', '/v1/pods', 503, ports, { headers: {} }).ok, 'PORTS_EXHAUSTED without Retry-After passes');
+  t.notOk(validateResponse(doc, 'POST', '/v1/pods', 503, ports, { headers: { 'retry-after': '5' } }).ok, 'PORTS_EXHAUSTED with Retry-After fails');
+  const busy = problem('PINACLED_ERR_POD_BUSY', 409);
+  t.notOk(validateResponse(doc, 'POST', '/v1/pods/p0000000000000000/stop', 409, busy, { headers: {} }).ok, 'POD_BUSY without Retry-After fails');
+  t.ok(validateResponse(doc, 'POST', '/v1/pods/p0000000000000000/stop', 409, busy, { headers: { 'retry-after': '1' } }).ok, 'POD_BUSY with Retry-After 1 passes');
+});
+
+t.test('every documented path answers an undocumented method with 405 and Allow = its operations', async (t) => {
+  const d = await fakeDaemon(t);
+  const ptr = pointer('components', 'responses', 'MethodNotAllowed', 'content', 'application/problem+json', 'schema');
+  const allowHeader = validateRef('#/components/headers/Allow');
+  for (const path of Object.keys(doc.paths as Obj)) {
+    const documented = ops.filter((o) => o.path === path).map((o) => o.method.toUpperCase());
+    const wrong = ['PUT', 'PATCH', 'DELETE', 'POST'].find((m) => !documented.includes(m))!;
+    const res = await d.app.inject({ method: wrong as InjectOptions['method'], url: concrete(path), headers: auth });
+    t.equal(res.statusCode, 405, `${wrong} ${path} -> 405`);
+    t.same(validateAt(doc, ptr, res.json()).errors, [], `${wrong} ${path}: the MethodNotAllowed problem`);
+    const allow = String(res.headers.allow ?? '');
+    t.match(allow, new RegExp(allowHeader.schema.pattern as string), 'Allow has the documented form');
+    t.same(allow.split(', ').filter((m) => m !== 'HEAD').sort(), [...documented].sort(), `${path}: Allow lists its documented operations (and HEAD)`);
   }
 });
 

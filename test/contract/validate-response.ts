@@ -197,6 +197,15 @@ export function validateResponse(doc: OpenApiDoc, method: string, path: string, 
       const { node: header, ptr: hptr } = deref(ctx.doc, raw, `${ptr}/headers/${encodeURIComponent(name)}`);
       if (!isObj(header)) continue;
       const got = opts.headers[name.toLowerCase()];
+      // `x-sent-for-codes` (code -> value): the header comes with exactly those codes, with that value.
+      const byCode = header['x-sent-for-codes'];
+      if (isObj(byCode)) {
+        const code = problemCode(body);
+        const want = code === undefined ? undefined : byCode[code];
+        if (want === undefined && got !== undefined) errors.push(`${what}: header ${name} is sent with ${code}, which the document lists without it`);
+        if (want !== undefined && String(got) !== String(want)) errors.push(`${what}: header ${name} is ${got === undefined ? 'missing' : `"${String(got)}"`} with ${code}; the document says ${String(want)}`);
+        if (got === undefined) continue;
+      }
       if (got === undefined) {
         if (header.required === true) errors.push(`${what}: required header ${name} is missing`);
         continue;
@@ -209,6 +218,19 @@ export function validateResponse(doc: OpenApiDoc, method: string, path: string, 
     }
   }
   return { ok: errors.length === 0, errors, operationId };
+}
+
+/** The `code` of a problem body (raw text or parsed), if it has one. */
+function problemCode(body: unknown): string | undefined {
+  let v = body;
+  if (typeof body === 'string') {
+    try {
+      v = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  return isObj(v) && typeof v.code === 'string' ? v.code : undefined;
 }
 
 /** Every operation of the document: method (lowercase), path template, operation object. */

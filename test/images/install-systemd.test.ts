@@ -3,39 +3,22 @@
 // (the daemon runs it with docker-group rights), and no fixed daemon.json snippet is installed
 // (runsc is registered by the same probe as ./scripts/up on a real host).
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { minimalBuildTree, walk } from '../helpers/install-tree.js';
 
 const run = promisify(execFile);
-const ROOT = new URL('../..', import.meta.url).pathname;
 const BUILD_UID = 4242;
-
-function walk(dir: string, out: string[] = []): string[] {
-  for (const e of readdirSync(dir)) {
-    const p = join(dir, e);
-    out.push(p);
-    if (lstatSync(p).isDirectory()) walk(p, out);
-  }
-  return out;
-}
 
 t.test('install-systemd --destdir: root-owned code nobody else can write; no fixed daemon.json', { skip: process.getuid?.() !== 0 && 'needs root (chown)' }, async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'pinacled-install-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   // A minimal build tree: the script, its library, the unit, a dist/ and an empty node_modules.
   const src = join(work, 'src-tree');
-  mkdirSync(join(src, 'scripts'), { recursive: true });
-  cpSync(join(ROOT, 'scripts', 'install-systemd'), join(src, 'scripts', 'install-systemd'));
-  cpSync(join(ROOT, 'scripts', 'lib'), join(src, 'scripts', 'lib'), { recursive: true });
-  cpSync(join(ROOT, 'systemd'), join(src, 'systemd'), { recursive: true });
-  mkdirSync(join(src, 'dist'));
-  writeFileSync(join(src, 'dist', 'main.js'), 'console.log("pinacled")\n');
-  mkdirSync(join(src, 'node_modules'));
-  writeFileSync(join(src, 'package.json'), JSON.stringify({ name: 'pinacled', version: '0.0.0', private: true }));
-  writeFileSync(join(src, 'package-lock.json'), JSON.stringify({ name: 'pinacled', version: '0.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'pinacled', version: '0.0.0' } } }));
+  minimalBuildTree(src);
   for (const p of [src, ...walk(src)]) {
     chownSync(p, BUILD_UID, BUILD_UID);
     if (!lstatSync(p).isSymbolicLink()) chmodSync(p, lstatSync(p).isDirectory() || p.endsWith('install-systemd') ? 0o777 : 0o666);

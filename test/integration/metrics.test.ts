@@ -268,7 +268,7 @@ t.test('collector accuracy, /metrics and scrape cost against real runsc pods', a
     t.ok(podValue(pm, 'pinacled_pod_network_transmit_bytes_total', idle.id)! > 1024 * 1024);
     t.equal(pm.get('pinacled_pods{state="running"}'), 3);
     t.equal(pm.get('pinacled_pod_operation_duration_seconds_count{operation="create",outcome="success"}'), 3);
-    t.equal((await scrape(d.token)).status, 401, 'the API token does not open /metrics when PINACLED_METRICS_TOKEN is set');
+    t.equal((await scrape(d.token)).status, 403, 'the API token does not open /metrics when PINACLED_METRICS_TOKEN is set');
 
     // Stopped: counters of the last run stay, usage gauges go. Deleted: nothing at the next scrape.
     const stop = await d.request('POST', `/v1/pods/${cpu.id}/stop?timeout=0`);

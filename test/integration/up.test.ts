@@ -12,9 +12,9 @@ const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('
 /** The README's walk-through, verbatim, with only the token file and the API port substituted. */
 function walkthrough(tokenFile: string, port: number): string {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const block = /```sh\n(TOKEN=\$\(cat \/etc\/pinacled\/token\)[\s\S]*?)```/.exec(readme);
+  const block = /```sh\n(TOKEN=\$\(head -n1 \/etc\/pinacled\/tokens\)[\s\S]*?)```/.exec(readme);
   if (!block?.[1]) throw new Error('README walk-through block not found');
-  return block[1].replace('/etc/pinacled/token', tokenFile).replace('http://127.0.0.1:7070', `http://127.0.0.1:${port}`);
+  return block[1].replace('/etc/pinacled/tokens', tokenFile).replace('http://127.0.0.1:7070', `http://127.0.0.1:${port}`);
 }
 
 function run(cmd: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
@@ -35,7 +35,8 @@ t.test('./scripts/up brings the daemon up, twice without changes, and the README
     PINACLED_SKIP_IMAGES: '1',
     PINACLED_PORT: String(port),
     PINACLED_DATA_DIR: join(dir, 'data'),
-    PINACLED_TOKEN_FILE: join(dir, 'token'),
+    PINACLED_TOKEN_FILE: join(dir, 'tokens'),
+    PINACLED_METRICS_TOKEN_FILE: join(dir, 'metrics-token'),
     PINACLED_PORT_RANGE: '33000-33099',
   };
   const daemonJson = '/etc/docker/daemon.json';
@@ -58,6 +59,7 @@ t.test('./scripts/up brings the daemon up, twice without changes, and the README
       t.match(out, new RegExp(`listens on http://127\\.0\\.0\\.1:${port}`), `round ${round}: says where it listens`);
       t.match(out, /Authorization: Bearer/, `round ${round}: says how to authenticate`);
       t.equal(statSync(env.PINACLED_TOKEN_FILE).mode & 0o777, 0o600, 'token file is private');
+      t.equal(statSync(env.PINACLED_METRICS_TOKEN_FILE).mode & 0o777, 0o600, 'metrics token file is private');
       if (round === 1) {
         t.match(out, /created API token file/);
         const walk = await run('bash', ['-c', walkthrough(env.PINACLED_TOKEN_FILE, port)], {});
