@@ -33,6 +33,7 @@ import type { PodService } from './pods/service.js';
 import type { Template } from './pods/templates.js';
 import type { TemplateName } from './pods/types.js';
 import type { ContainerRuntime } from './runtime/container-runtime.js';
+import { inFlightTimeoutMs } from './limits.js';
 
 export interface AppDeps {
   log: Logger;
@@ -66,8 +67,10 @@ export interface AppDeps {
   requireNetstack?: boolean;
   /** Time to receive a whole request (default 30 s); handlers may run longer. */
   requestTimeoutMs?: number;
-  /** Idle socket timeout (default 130 s). */
+  /** Idle socket timeout: a connection with no request in progress (default 130 s). */
   connectionTimeoutMs?: number;
+  /** Socket timeout while a request's handler runs (default: limits.ts for a 15 s engine deadline). */
+  inFlightTimeoutMs?: number;
   /** Serve HTTPS (and verify client certificates when it carries a CA). */
   https?: HttpsOptions | undefined;
   /** Mutating requests per token (absent or perMinute 0: no limit). */
@@ -83,9 +86,20 @@ export { routesOf, type RouteSummary } from './api/route-table.js';
 /** Public routes: everything else needs a bearer token. */
 export const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/openapi.json']);
 
+/** Sets a socket's inactivity timeout (inject()'s mock socket has none to set). */
+function armSocket(socket: { setTimeout?: (ms: number) => unknown } | null | undefined, ms: number): void {
+  if (typeof socket?.setTimeout === 'function') socket.setTimeout(ms);
+}
+
 /** Builds the HTTP app: plugins, routes, error handling. No env reads, no listen. */
 export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
   const requestTimeout = d.requestTimeoutMs ?? 30_000;
+  const idleTimeout = d.connectionTimeoutMs ?? 130_000;
+  // The idle timeout is the socket's inactivity limit, and a handler waiting on the engine sends
+  // nothing: while one runs, the socket gets the longest operation's limit instead (limits.ts),
+  // and the idle one again once the answer starts (a client that stops reading is cut as before;
+  // after the answer Node arms keepAliveTimeout itself). WebSockets clear it (ws sets 0).
+  const inFlight = Math.max(d.inFlightTimeoutMs ?? inFlightTimeoutMs(15_000), idleTimeout);
   // Node 20 enforces requestTimeout only when it is given to createServer (Fastify sets it on
   // the server afterwards, which Node ignores: measured), and checks it every 30 s by default.
   // It bounds receiving a request (slow clients), not the handler: a create may take longer.
@@ -100,7 +114,7 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: d.bodyLimit,
     requestTimeout,
-    connectionTimeout: d.connectionTimeoutMs ?? 130_000,
+    connectionTimeout: idleTimeout,
     // Requests that arrive while closing get our problem+json 503 (hook below), not Fastify's body.
     return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false } },
@@ -137,6 +151,7 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
   // Hooks that run on every request are callback-style, not async: each async hook costs a
   // promise and a microtask turn per request (issue 8: GET /v1/pods/{id} against bare Fastify).
   app.addHook('onSend', (_req, reply, payload, done) => {
+    armSocket(reply.raw.socket, idleTimeout);
     if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
@@ -160,6 +175,7 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
   const rateLimit = rateLimiter(buckets, callerKey);
   const streamLimit = streamLimiter(new StreamSlots(d.streams ?? { perToken: 32, total: 256 }), callerKey);
   app.addHook('onRequest', (req, reply, done) => {
+    armSocket(req.raw.socket, inFlight);
     if (closing) {
       reply.header('connection', 'close');
       sendProblem(reply, problemOf('PINACLED_ERR_NOT_READY', 'The daemon is shutting down; retry shortly', undefined, req.url.split('?')[0]));

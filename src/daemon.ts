@@ -30,6 +30,7 @@ import type { FirewallBackend } from './network/iptables.js';
 import { PodNetworks } from './network/pod-networks.js';
 import { hostDnsServers } from './network/resolv.js';
 import { openDb, storeId } from './store/db.js';
+import { inFlightTimeoutMs } from './limits.js';
 import { EventsRepo } from './store/events-repo.js';
 import { IdempotencyRepo } from './store/idempotency-repo.js';
 import { PodsRepo } from './store/pods-repo.js';
@@ -188,6 +189,7 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     bodyLimit: config.bodyLimit,
     requestTimeoutMs: config.requestTimeoutMs,
     connectionTimeoutMs: config.connectionTimeoutMs,
+    inFlightTimeoutMs: inFlightTimeoutMs(config.engineTimeoutMs),
     https,
     rateLimit: config.rateLimit,
     firewall,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_OPERATION_S } from '../limits.js';
 
 /** Request shapes of the access routes (openapi.yaml describes the same). */
 
@@ -32,7 +33,7 @@ export const execSchema = z.strictObject({
     .optional(),
   workdir: absolutePath.optional(),
   user: z.string().regex(USER, 'must be a user name or uid[:gid]').optional(),
-  timeoutS: z.number().int().min(1).max(86400).optional(),
+  timeoutS: z.number().int().min(1).max(MAX_OPERATION_S).optional(),
   stdin: z
     .string()
     .refine((s) => Buffer.byteLength(s) <= EXEC_STDIN_MAX_BYTES, `must be at most ${EXEC_STDIN_MAX_BYTES} bytes`)

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { pageLimit } from '../events/query.js';
+import { MAX_OPERATION_S } from '../limits.js';
 import { MAX_PIDS_LIMIT } from '../pods/spec.js';
 import { POD_STATES, SANDBOX_PLATFORMS, TEMPLATE_NAMES } from '../pods/types.js';
 
@@ -103,7 +104,7 @@ const seconds = z
   .string()
   .regex(/^\d{1,4}$/, 'must be a whole number of seconds')
   .transform(Number)
-  .pipe(z.number().int().min(0).max(600));
+  .pipe(z.number().int().min(0).max(MAX_OPERATION_S));
 
 export const stopQuery = z.strictObject({
   timeout: seconds.optional(),

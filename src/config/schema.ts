@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_OPERATION_S } from '../limits.js';
 import { parseCidr } from '../network/cidr.js';
 import { parseAllowances } from '../network/firewall-rules.js';
 
@@ -36,7 +37,7 @@ export const envSchema = z
     PINACLED_ENGINE_TIMEOUT_MS: z.coerce.number().int().min(100).default(15000),
     PINACLED_RECONCILE_INTERVAL_S: z.coerce.number().int().min(1).default(30),
     PINACLED_STATS_INTERVAL_S: z.coerce.number().min(0.5).max(3600).default(10),
-    PINACLED_STOP_TIMEOUT_S: z.coerce.number().int().min(0).max(600).default(10),
+    PINACLED_STOP_TIMEOUT_S: z.coerce.number().int().min(0).max(MAX_OPERATION_S).default(10),
     PINACLED_LOG_MAX_SIZE: z.string().regex(/^\d+[kmg]$/, 'must look like 10m').default('10m'),
     PINACLED_LOG_MAX_FILE: z.coerce.number().int().min(1).max(100).default(3),
     // Default: a quarter of kernel.pid_max (src/config/load.ts).
@@ -50,7 +51,7 @@ export const envSchema = z
     PINACLED_WS_MAX_STREAMS: z.coerce.number().int().min(1).max(100_000).default(256),
     PINACLED_WS_MAX_BUFFER_BYTES: z.coerce.number().int().min(1024 * 1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
     PINACLED_EXEC_MAX_OUTPUT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
-    PINACLED_EXEC_TIMEOUT_S: z.coerce.number().int().min(1).max(86400).default(300),
+    PINACLED_EXEC_TIMEOUT_S: z.coerce.number().int().min(1).max(MAX_OPERATION_S).default(300),
     PINACLED_EVENTS_MAX_AGE_S: z.coerce.number().int().min(60).default(30 * 24 * 3600),
     PINACLED_EVENTS_MAX_COUNT: z.coerce.number().int().min(100).default(100_000),
     PINACLED_EVENTS_PRUNE_INTERVAL_S: z.coerce.number().int().min(1).max(86400).default(3600),
@@ -172,7 +173,7 @@ export interface Config {
   rateLimit: { perMinute: number; burst: number };
   /** Time to receive a whole request (headers and body); handlers may take longer. */
   requestTimeoutMs: number;
-  /** Idle socket timeout. */
+  /** Idle socket timeout: a connection with no request in progress (a running handler gets limits.ts's). */
   connectionTimeoutMs: number;
   /** File paths; cert and key together, client CA only with them. */
   tls: { cert: string; key: string; clientCa: string | undefined } | undefined;

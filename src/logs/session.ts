@@ -4,6 +4,7 @@ import { backlogQuery, LiveCut, matches } from './cut.js';
 import type { LogSubscription } from './shared-stream.js';
 import type { LogStreamPool } from './stream-pool.js';
 import { LogParser } from './lines.js';
+import { needsStreamTail, readStreamTail, type StreamTail } from './stream-tail.js';
 import { toEngineSeconds } from './time.js';
 import type { EndReason, LogLine, LogRequest } from './types.js';
 
@@ -52,6 +53,9 @@ export class LogSession {
   readonly #live: boolean;
   #sub: LogSubscription | undefined;
   #backlog: LogStream | undefined;
+  /** The backlog of a one-stream tail, read whole in open() (stream-tail.ts). */
+  #tailed: StreamTail | undefined;
+  readonly #abort = new AbortController();
   #queue: LogLine[] = [];
   #queuedBytes = 0;
   #liveEnd: EndReason | undefined;
@@ -79,6 +83,20 @@ export class LogSession {
     }
     const q = this.#live ? backlogQuery(this.#req) : { tail: this.#req.tail, since: this.#req.since };
     try {
+      if (needsStreamTail(this.#req)) {
+        // since/until are applied to its lines as the engine would, after the tail (matches()).
+        this.#tailed = await readStreamTail({
+          runtime: this.#d.runtime,
+          containerName: this.#t.containerName,
+          tail: this.#req.tail,
+          stream: this.#req.stream,
+          since: this.#req.since,
+          maxLineBytes: this.#d.maxLineBytes,
+          deadlineMs: this.#d.backlogDeadlineMs,
+          signal: this.#abort.signal,
+        });
+        return;
+      }
       this.#backlog = await this.#d.runtime.openLogs(this.#t.containerName, {
         follow: false,
         tail: q.tail,
@@ -128,6 +146,7 @@ export class LogSession {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#abort.abort();
     this.#sub?.close();
     this.#backlog?.close();
     this.#queue = [];
@@ -136,6 +155,7 @@ export class LogSession {
 
   /** Returns the backlog's last line (X), null if it had none, or 'failed'. */
   #sendBacklog(sink: LogSink): Promise<LogLine | null | 'failed'> {
+    if (this.#tailed) return this.#sendTailed(sink, this.#tailed);
     const up = this.#backlog;
     if (!up) return Promise.resolve(null);
     const deliver = !this.#live || this.#req.tail !== 0;
@@ -189,6 +209,15 @@ export class LogSession {
       up.stream.on('error', () => finish('failed'));
       up.stream.on('close', () => finish(done ? last : 'failed'));
     });
+  }
+
+  async #sendTailed(sink: LogSink, t: StreamTail): Promise<LogLine | null> {
+    for (const l of t.lines) {
+      if (sink.closed || this.#closed) break;
+      if (matches(l, this.#req)) sink.send(l);
+      if (!sink.hasRoom()) await sink.waitForRoom();
+    }
+    return t.last;
   }
 
   #onLive(l: LogLine): void {

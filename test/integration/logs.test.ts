@@ -151,13 +151,16 @@ t.test('tail, since, until, timestamps and stream return what docker logs return
     [`since=${mid}&tail=100`, `--since ${mid} --tail 100`, 'both'],
     [`until=${mid}&timestamps=true`, `--until ${mid} -t`, 'both'],
     ['tail=0', '--tail 0', 'both'],
-    ['stream=stderr&tail=7', '--tail 7', 'stderr'],
+    ['stream=stderr', '', 'stderr'],
   ];
   for (const [q, args, streams] of cases) {
     const ours = await rest(q);
     const theirs = await dockerLogs(pod.container, args, streams);
     t.equal(ours, theirs, `?${q} == docker logs ${args}${streams === 'stderr' ? ' (stderr)' : ''} (${theirs.split('\n').length - 1} lines)`);
   }
+  // tail counts the lines of the stream asked for; docker logs --tail counts both streams first.
+  const stderr = (await dockerLogs(pod.container, '', 'stderr')).trimEnd().split('\n');
+  t.equal(await rest('stream=stderr&tail=7'), `${stderr.slice(-7).join('\n')}\n`, '?stream=stderr&tail=7 == the last 7 lines of docker logs (stderr)');
   // NDJSON carries the same lines with their timestamps and streams.
   const nd = await fetch(`${d.baseUrl}/v1/pods/${pod.id}/logs?tail=4`, { headers: { authorization: `Bearer ${d.token}`, accept: 'application/x-ndjson' } });
   const rows = (await nd.text()).trimEnd().split('\n').map((l) => JSON.parse(l));

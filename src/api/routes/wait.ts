@@ -6,7 +6,7 @@ import { podIdParams } from '../schemas.js';
 import { parse } from '../validate.js';
 import { podView } from '../views.js';
 
-/** At most 120 s: the server's connection timeout (130 s) would cut a longer silent request. */
+/** At most 120 s (a client re-asks for longer waits); below MAX_OPERATION_S, so the server keeps the socket. */
 export const waitQuery = z.strictObject({
   state: z.enum(POD_STATES),
   timeout: z.coerce.number().int().min(0).max(120).default(30),

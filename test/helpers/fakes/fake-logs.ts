@@ -5,9 +5,12 @@ interface Entry {
   ns: bigint;
   ts: string;
   stream: 1 | 2;
-  /** The message as the engine stores it: the line plus "\n". */
-  text: string;
+  /** The message as the engine stores it: the line plus "\n" (a long line's pieces but the last: no "\n"). */
+  text: Buffer;
 }
+
+/** The engine's log copier reads 16 KiB at a time: a longer line is stored as several entries. */
+const ENTRY_BYTES = 16 * 1024;
 
 /** Go's RFC3339Nano, as the engine prints it: trailing zeros of the fraction trimmed. */
 function rfc3339Nano(ns: bigint): string {
@@ -21,8 +24,8 @@ function engineSecondsToNs(v: string): bigint {
   return BigInt(s) * 1_000_000_000n + BigInt(f.padEnd(9, '0').slice(0, 9) || '0');
 }
 
-function frame(stream: number, payload: string): Buffer {
-  const body = Buffer.from(payload);
+function frame(stream: number, payload: Buffer): Buffer {
+  const body = payload;
   const header = Buffer.alloc(8);
   header[0] = stream;
   header.writeUInt32BE(body.length, 4);
@@ -32,7 +35,10 @@ function frame(stream: number, payload: string): Buffer {
 /**
  * The fake runtime's container logs: what the engine's json-file driver would hold, served in
  * the engine's wire format (multiplexed frames, RFC3339Nano prefixes), with tail/since/until
- * applied as the engine applies them (tail first). Follow streams end when the container stops.
+ * and the stream choice applied as the engine applies them: `tail` counts the entries of both
+ * streams, and since/until and stdout/stderr filter those afterwards (so `tail=5&stdout=1&
+ * stderr=0` can answer nothing). Lines over 16 KiB are several entries, each with its own
+ * timestamp, as the engine stores them. Follow streams end when the container stops.
  */
 export class FakeLogs {
   readonly #entries = new Map<string, Entry[]>();
@@ -48,11 +54,20 @@ export class FakeLogs {
     const lines = text.split('\n');
     if (lines.at(-1) === '') lines.pop();
     for (const line of lines) {
-      this.#clock += 1000n + BigInt(Math.floor(Math.random() * 1000));
-      const e: Entry = { ns: this.#clock, ts: rfc3339Nano(this.#clock), stream: stream === 'stdout' ? 1 : 2, text: `${line}\n` };
-      list.push(e);
-      for (const f of this.#followers.get(containerId) ?? []) f.write(frame(e.stream, `${e.ts} ${e.text}`));
+      const bytes = Buffer.from(`${line}\n`);
+      for (let off = 0; off < bytes.length; off += ENTRY_BYTES) {
+        this.#clock += 1000n + BigInt(Math.floor(Math.random() * 1000));
+        const text = bytes.subarray(off, Math.min(bytes.length, off + ENTRY_BYTES));
+        const e: Entry = { ns: this.#clock, ts: rfc3339Nano(this.#clock), stream: stream === 'stdout' ? 1 : 2, text };
+        list.push(e);
+        for (const f of this.#followers.get(containerId) ?? []) f.write(frame(e.stream, Buffer.concat([Buffer.from(`${e.ts} `), e.text])));
+      }
     }
+  }
+
+  /** The container is silent for `seconds`: the next line's timestamp is that much later. */
+  pause(seconds: number): void {
+    this.#clock += BigInt(seconds) * 1_000_000_000n;
   }
 
   open(containerId: string, running: boolean, o: LogOptions): LogStream {
@@ -78,7 +93,7 @@ export class FakeLogs {
     out.on('close', done);
     out.on('end', done);
     for (const e of list) {
-      if ((e.stream === 1 && o.stdout) || (e.stream === 2 && o.stderr)) out.write(frame(e.stream, `${o.timestamps ? `${e.ts} ` : ''}${e.text}`));
+      if ((e.stream === 1 && o.stdout) || (e.stream === 2 && o.stderr)) out.write(frame(e.stream, Buffer.concat([Buffer.from(o.timestamps ? `${e.ts} ` : ''), e.text])));
     }
     if (o.follow && running) {
       const set = this.#followers.get(containerId) ?? new Set();

@@ -59,6 +59,8 @@ export class FakeRuntime implements ContainerRuntime {
   readonly #subs = new Set<{ filter: string; onEvent: (e: EngineEvent) => void; onError: (e: Error) => void }>();
   /** Delay (ms) added to every call, to widen race windows in tests. */
   latencyMs = 0;
+  /** Containers ignore SIGTERM: a stop takes its whole grace period, then kills (as the engine does). */
+  ignoreSigterm = false;
 
   failNext(method: Method, err: Error = new EngineUnavailableError('injected failure')): void {
     const list = this.#failures.get(method) ?? [];
@@ -193,10 +195,12 @@ export class FakeRuntime implements ContainerRuntime {
     this.#emit(c, 'start');
   }
 
-  async stopContainer(id: string, _timeoutS: number): Promise<void> {
+  async stopContainer(id: string, timeoutS: number): Promise<void> {
     await this.#enter('stopContainer');
     const c = this.#find(id);
     if (!c || !c.status.running) return;
+    if (this.ignoreSigterm) await new Promise((r) => setTimeout(r, timeoutS * 1000));
+    if (!c.status.running) return;
     this.#setExited(c, 137, false);
   }
 
