@@ -11,6 +11,7 @@ import { ENGINE_ERROR_REASONS, ENGINE_OPERATIONS } from '../../src/runtime/instr
 import { auth, OPENAPI_PATH, TEST_TOKEN } from '../helpers/app.js';
 import { FakeFirewall } from '../helpers/fakes/fake-firewall.js';
 import { FakeRuntime } from '../helpers/fakes/fake-runtime.js';
+import { parseMetrics } from '../helpers/metrics-text.js';
 
 /*
  * The daemon's own metrics: build info, readiness as gauges (what /readyz says, for alerting on
@@ -35,14 +36,7 @@ async function daemon(t: Test, fw: FakeFirewall, runtime = new FakeRuntime(), en
 }
 
 async function scrape(d: { app: { inject: (o: object) => Promise<{ body: string }> } }): Promise<Map<string, number>> {
-  const text = (await d.app.inject({ url: '/metrics', headers: auth })).body;
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
+  return parseMetrics((await d.app.inject({ url: '/metrics', headers: auth })).body);
 }
 const named = (m: Map<string, number>, name: string) => [...m.keys()].filter((k) => k === name || k.startsWith(`${name}{`));
 
