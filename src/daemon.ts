@@ -7,6 +7,7 @@ import { buildApp } from './app.js';
 import type { Config } from './config/schema.js';
 import { StatsCollector } from './metrics/collector.js';
 import { operationTimer } from './metrics/instrument.js';
+import { registerDaemonMetrics } from './metrics/daemon-metrics.js';
 import { registerPodMetrics } from './metrics/pod-metrics.js';
 import { createMetrics } from './metrics/registry.js';
 import { IdempotencyLedger } from './idempotency/ledger.js';
@@ -23,7 +24,9 @@ import { builtinTemplates } from './pods/templates.js';
 import { PodWaiters } from './pods/wait.js';
 import { EventWatcher } from './pods/watcher.js';
 import type { ContainerRuntime } from './runtime/container-runtime.js';
+import { readiness } from './api/routes/health.js';
 import { httpsOptions } from './api/tls.js';
+import type { BuildInfo } from './build-info.js';
 import { HostFirewall } from './network/firewall.js';
 import { parseAllowances } from './network/firewall-rules.js';
 import type { FirewallBackend } from './network/iptables.js';
@@ -59,6 +62,8 @@ export interface Daemon {
 export interface DaemonSystem {
   /** Runs iptables. Absent: this process does not manage the pod firewall (fake-runtime tests). */
   firewall?: FirewallBackend;
+  /** Version and commit for pinacled_build_info (main.ts reads them once; default unknown). */
+  build?: BuildInfo;
 }
 
 export async function createDaemon(config: Config, runtime: ContainerRuntime, log: Logger, openapiPath: string, system: DaemonSystem = {}): Promise<Daemon> {
@@ -157,6 +162,14 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     maxRemovals: config.reconcileMaxRemovals,
     log,
     onRepair: (kind) => metrics.reconcileRepairs.inc({ kind }),
+  });
+  registerDaemonMetrics(metrics.registry, {
+    build: system.build ?? { version: 'unknown', commit: 'unknown' },
+    runtimeName: config.runtime,
+    allowUnsandboxed: config.allowUnsandboxed,
+    engine,
+    readiness: () =>
+      readiness({ engine, reconciler, runtimeName: config.runtime, allowUnsandboxed: config.allowUnsandboxed, requireNetstack: config.requireNetstack, firewall }),
   });
   const idempotency = new IdempotencyLedger({
     repo: new IdempotencyRepo(db),

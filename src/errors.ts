@@ -54,6 +54,22 @@ export const RETRY_AFTER_S: Partial<Record<ErrorCode, number>> = {
   PINACLED_ERR_NOT_READY: 5,
 };
 
+/**
+ * Why a pod is not where it was asked to be (`Pod.error.code`) when no operation failed: what
+ * the engine reported about its container. Otherwise the error is the failed operation's
+ * ErrorCode. openapi.yaml's PodError lists both (a contract test checks it).
+ */
+export const POD_ERROR_CODES = ['OOM_KILLED', 'SANDBOX_EXITED', 'CONTAINER_ERROR', 'CONTAINER_GONE', 'ROLLBACK_PENDING'] as const;
+
+export type PodErrorCode = (typeof POD_ERROR_CODES)[number] | ErrorCode;
+
+const podErrorCodes = new Set<string>([...POD_ERROR_CODES, ...Object.keys(ERRORS)]);
+
+/** A code read back from the store; one an older or newer daemon wrote reads as internal. */
+export function podErrorCode(code: string): PodErrorCode {
+  return podErrorCodes.has(code) ? (code as PodErrorCode) : 'PINACLED_ERR_INTERNAL';
+}
+
 export interface FieldIssue {
   /** Dotted path of the failing field, e.g. `resources.memoryMb`. */
   field: string;

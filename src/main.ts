@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readBuildInfo } from './build-info.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { unknownVars } from './config/unknown-vars.js';
 import { TlsConfigError } from './api/tls.js';
@@ -27,10 +28,11 @@ async function main(): Promise<void> {
     log.warn({ variable: v.name, nearest: v.nearest }, `unknown setting ${v.name} is ignored; did you mean ${v.nearest}?`);
   }
   const runtime = new DockerRuntime({ dockerHost: config.dockerHost, timeoutMs: config.engineTimeoutMs });
-  const openapiPath = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'openapi.yaml');
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+  const openapiPath = resolve(root, 'openapi.yaml');
   let daemon;
   try {
-    daemon = await createDaemon(config, runtime, log, openapiPath, { firewall: new IptablesBackend() });
+    daemon = await createDaemon(config, runtime, log, openapiPath, { firewall: new IptablesBackend(), build: readBuildInfo(root) });
   } catch (err) {
     if (err instanceof TlsConfigError) {
       log.fatal({ err: err.message }, 'cannot load the TLS files');

@@ -1,10 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { REPAIR_KINDS } from '../pods/reconciler.js';
+import { ENGINE_ERROR_REASONS, ENGINE_OPERATIONS } from '../runtime/instrumented-runtime.js';
 
 /** The daemon's private registry and the metrics the core updates. */
 export function createMetrics() {
   const registry = new Registry();
-  // Default metrics already start with process_/nodejs_: prefix with the daemon's name only.
-  collectDefaultMetrics({ register: registry, prefix: 'pinacled_' });
+  // The stock process_/nodejs_ names, unprefixed, so stock dashboards and alerts apply.
+  collectDefaultMetrics({ register: registry });
   // prom-client names three gauges *_total, which Prometheus reserves for counters (promtool
   // flags them); their per-type twins (nodejs_active_handles{type}, ...) carry the same numbers.
   for (const m of registry.getMetricsAsArray()) {
@@ -47,6 +49,13 @@ export function createMetrics() {
     help: 'Log follow streams open to the engine: one per followed pod, shared by all of its followers',
     registers: [registry],
   });
+  // Every known label value starts at zero, so rate() and increase() see the first event and an
+  // alert on a counter has a series before anything happened.
+  for (const kind of REPAIR_KINDS) reconcileRepairs.inc({ kind }, 0);
+  for (const operation of ENGINE_OPERATIONS) {
+    engineRequests.inc({ operation }, 0);
+    for (const reason of ENGINE_ERROR_REASONS) engineErrors.inc({ operation, reason }, 0);
+  }
   return { registry, reconcileRepairs, httpRequests, engineRequests, engineErrors, podOperations, logEngineStreams };
 }
 

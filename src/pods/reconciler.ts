@@ -8,16 +8,20 @@ import type { PodLocks } from './locks.js';
 import { STORE_ID_LABEL, type PodService } from './service.js';
 import type { Pod } from './types.js';
 
-export type RepairKind =
-  | 'rollback_create'
-  | 'finish_delete'
-  | 'container_gone'
-  | 'state_sync'
-  | 'remove_stray_container'
-  | 'remove_stray_volume'
-  | 'remove_stray_network'
-  | 'refuse_foreign'
-  | 'refuse_mass_delete';
+/** Every repair a pass can make (the label values of pinacled_reconcile_repairs_total). */
+export const REPAIR_KINDS = [
+  'rollback_create',
+  'finish_delete',
+  'container_gone',
+  'state_sync',
+  'remove_stray_container',
+  'remove_stray_volume',
+  'remove_stray_network',
+  'refuse_foreign',
+  'refuse_mass_delete',
+] as const;
+
+export type RepairKind = (typeof REPAIR_KINDS)[number];
 
 export interface Repair {
   kind: RepairKind;

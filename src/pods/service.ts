@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { CreatePodInput } from '../api/schemas.js';
-import { PinacledError, isPinacledError } from '../errors.js';
+import { PinacledError, isPinacledError, type ErrorCode } from '../errors.js';
 import { EngineConflictError, EngineUnavailableError, withoutValues } from '../runtime/errors.js';
 import { requireEngine } from '../runtime/guarded-runtime.js';
 import type { ContainerRuntime, ContainerStatus } from '../runtime/container-runtime.js';
@@ -516,7 +516,7 @@ function errMessage(err: unknown): string {
   return detail ?? (err instanceof Error ? err.message : String(err));
 }
 
-function codeOf(err: unknown): string {
+function codeOf(err: unknown): ErrorCode {
   return isPinacledError(err) ? err.code : 'PINACLED_ERR_INTERNAL';
 }
 

@@ -1,4 +1,5 @@
 /** Domain types of a pod. Nothing here knows about Docker. */
+import type { PodErrorCode } from '../errors.js';
 
 export const POD_STATES = ['creating', 'starting', 'running', 'stopping', 'stopped', 'failed', 'deleting'] as const;
 export type PodState = (typeof POD_STATES)[number];
@@ -24,7 +25,7 @@ export interface PortMapping {
 }
 
 export interface PodError {
-  code: string;
+  code: PodErrorCode;
   message: string;
 }
 

@@ -8,7 +8,19 @@ export interface EngineCallCounters {
   engineErrors: { inc(labels: { operation: string; reason: string }): void };
 }
 
-export function engineErrorReason(err: unknown): string {
+/** Every operation of the runtime seam: the label values of the engine call counters. */
+export const ENGINE_OPERATIONS = [
+  'info', 'imageExists', 'createVolume', 'removeVolume', 'listVolumes', 'createNetwork', 'removeNetwork', 'listNetworks',
+  'createContainer', 'startContainer', 'stopContainer', 'removeContainer', 'inspectContainer', 'containerStats',
+  'listContainers', 'subscribeEvents', 'openLogs', 'exec',
+] as const satisfies readonly (keyof ContainerRuntime)[];
+// A seam method missing from the list fails to compile here (its counters would start absent).
+const everyOperation: Exclude<keyof ContainerRuntime, (typeof ENGINE_OPERATIONS)[number]> extends never ? true : never = true;
+void everyOperation;
+
+export const ENGINE_ERROR_REASONS = ['unavailable', 'rejected', 'conflict', 'not_found', 'other'] as const;
+
+export function engineErrorReason(err: unknown): (typeof ENGINE_ERROR_REASONS)[number] {
   if (err instanceof EngineUnavailableError) return 'unavailable';
   if (err instanceof EngineConflictError) return 'conflict';
   if (err instanceof ImageMissingError) return 'not_found';

@@ -1,6 +1,7 @@
 import type { Db } from './db.js';
 import { guardStore } from './db.js';
 import type { Pod, PodState, PortMapping } from '../pods/types.js';
+import { podErrorCode } from '../errors.js';
 
 interface Row {
   id: string;
@@ -51,7 +52,7 @@ function toPod(r: Row): Pod {
     finishedAt: r.finished_at,
     exitCode: r.exit_code,
     oomKilled: r.oom_killed === 1,
-    error: r.error_code ? { code: r.error_code, message: r.error_message ?? '' } : null,
+    error: r.error_code ? { code: podErrorCode(r.error_code), message: r.error_message ?? '' } : null,
   };
 }
 

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { EngineUnavailableError } from '../../src/runtime/errors.js';
 import { validateResponse, type OpenApiDoc } from '../contract/validate-response.js';
 import { auth, fakeDaemon, OPENAPI_PATH, TEST_TOKEN } from '../helpers/app.js';
+import { parseMetrics } from '../helpers/metrics-text.js';
 
 const doc = parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as OpenApiDoc;
 /** The answer matches openapi.yaml (closed objects: no undocumented field). */
@@ -21,16 +22,6 @@ const custom = { template: 'custom', image: 'pinacled/testbox:1', resources: { c
 // The collector's timer never fires during a test: passes are driven by hand.
 const env = { PINACLED_STATS_INTERVAL_S: '3600', PINACLED_RECONCILE_INTERVAL_S: '3600' };
 
-/** Parses the text format into `name{labels}` -> value. */
-function parse(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
 const series = (m: Map<string, number>, name: string, podId?: string) =>
   [...m.keys()].filter((k) => (k === name || k.startsWith(`${name}{`)) && (!podId || k.includes(`pod_id="${podId}"`)));
 const value = (m: Map<string, number>, name: string, podId: string) => {
@@ -143,7 +134,7 @@ t.test('/metrics: per-pod series, fleet metrics, and no engine call per scrape w
   const promtool = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   if (promtool.error) t.pass('promtool check metrics', { skip: 'promtool is not installed (apt-get install prometheus)' });
   else t.equal(`${promtool.status} ${promtool.stdout}${promtool.stderr}`.trim(), '0', 'promtool check metrics reports nothing');
-  const m = parse(text);
+  const m = parseMetrics(text);
   t.match(text, /^# HELP pinacled_pod_memory_working_set_bytes /m);
   t.match(text, /# TYPE pinacled_pod_cpu_usage_seconds_total counter/);
   t.equal(series(m, 'pinacled_pod_memory_working_set_bytes').length, 30);
@@ -169,7 +160,7 @@ t.test('deleted pods lose their series; stopped pods keep only their counters', 
   const b = (await d.app.inject({ method: 'POST', url: '/v1/pods', headers: auth, payload: { ...custom, name: 'b' } })).json();
   d.runtime.stats.set(b.containerId, { cpuUsageNs: 7e9, networkTxBytes: 4096 });
   await d.collector.sampleAll();
-  const scrape = async () => parse((await d.app.inject({ url: '/metrics', headers: auth })).body);
+  const scrape = async () => parseMetrics((await d.app.inject({ url: '/metrics', headers: auth })).body);
   let m = await scrape();
   t.ok(series(m, 'pinacled_pod_memory_usage_bytes', a.id).length === 1);
 
@@ -207,7 +198,7 @@ t.test('an OOM-killed pod reports at least one OOM kill until deleted or restart
     if ((await d.app.inject({ url: `/v1/pods/${a.id}`, headers: auth })).json().oomKilled) break;
     await new Promise((r) => setTimeout(r, 10));
   }
-  const m = parse((await d.app.inject({ url: '/metrics', headers: auth })).body);
+  const m = parseMetrics((await d.app.inject({ url: '/metrics', headers: auth })).body);
   t.equal(value(m, 'pinacled_pod_oom_kills_total', a.id), 1);
 });
 
@@ -221,7 +212,7 @@ t.test('pod operations by outcome, engine calls and errors by operation', async 
   t.equal(failed.statusCode, 503);
   const id = (await d.app.inject({ url: '/v1/pods', headers: auth })).json().items[0].id;
   await d.app.inject({ method: 'POST', url: `/v1/pods/${id}/restart`, headers: auth });
-  const m = parse((await d.app.inject({ url: '/metrics', headers: auth })).body);
+  const m = parseMetrics((await d.app.inject({ url: '/metrics', headers: auth })).body);
   t.equal(m.get('pinacled_pod_operation_duration_seconds_count{operation="create",outcome="success"}'), 1);
   t.equal(m.get('pinacled_pod_operation_duration_seconds_count{operation="create",outcome="rejected"}'), 1);
   t.equal(m.get('pinacled_pod_operation_duration_seconds_count{operation="create",outcome="failed"}'), 1);

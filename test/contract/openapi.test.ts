@@ -4,7 +4,7 @@ import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { createPodSchema, DNS_LABEL } from '../../src/api/schemas.js';
 import { PUBLIC_ROUTES } from '../../src/app.js';
-import { ERRORS, RETRY_AFTER_S } from '../../src/errors.js';
+import { ERRORS, POD_ERROR_CODES, RETRY_AFTER_S } from '../../src/errors.js';
 import { HOST_PIDS_PER_PROCESS, SANDBOX_BASE_PIDS } from '../../src/pods/spec.js';
 import { POD_STATES, TEMPLATE_NAMES } from '../../src/pods/types.js';
 import { EngineError } from '../../src/runtime/errors.js';
@@ -196,6 +196,12 @@ t.test('enums and documented numbers agree with the code', async (t) => {
   t.same(s.PodState.enum, [...POD_STATES], 'PodState');
   t.same(s.TemplateName.enum, [...TEMPLATE_NAMES], 'TemplateName');
   t.equal(s.DnsLabel.pattern, DNS_LABEL.source, 'DnsLabel is the API\'s DNS_LABEL');
+  t.same(s.CreateTemplatePodRequest.properties.template.enum, TEMPLATE_NAMES.filter((n) => n !== 'custom'), 'a template create names every template but custom');
+  t.equal(s.CreateCustomPodRequest.properties.template.const, 'custom');
+  // PodError.code: the container codes, then every ErrorCode (by reference, so both stay one list).
+  const [own, shared] = s.PodError.properties.code.anyOf as Obj[];
+  t.same(own?.enum, [...POD_ERROR_CODES], 'PodError.code lists POD_ERROR_CODES');
+  t.same(shared, { $ref: '#/components/schemas/ErrorCode' }, 'and every ErrorCode');
   const m = /PidsLimit = (\d+) \+ (\d+) x pidsLimit/.exec(s.Resources.description as string);
   t.same([Number(m?.[1]), Number(m?.[2])], [SANDBOX_BASE_PIDS, HOST_PIDS_PER_PROCESS], 'the documented pids mapping is the one src/pods/spec.ts applies');
 });
@@ -501,4 +507,33 @@ t.test('CreatePodRequest accepts and rejects what the server\'s zod schema does'
   t.notOk(createPodSchema.safeParse(dup).success, 'the server rejects a port listed twice');
   t.ok(validateAt(doc, ptr, dup).ok, 'the schema cannot say it');
   t.match(doc.components.schemas.CreatePodRequest.description, /containerPort. may appear only once/);
+});
+
+t.test('integer query parameters: the server accepts what the document allows and refuses what it does not', async (t) => {
+  const d = await fakeDaemon(t);
+  const pod = (await d.app.inject({ method: 'POST', url: '/v1/pods', headers: auth, payload: { name: 'q', template: 'custom', image: 'pinacled/testbox:1' } })).json() as Obj;
+  let checked = 0;
+  for (const { method, path, operation } of ops) {
+    if (path.endsWith('/stream')) continue; // WebSockets: the same query schemas, checked before the upgrade
+    const params = [...((operation.parameters ?? []) as Obj[])].map((p) => (p.$ref ? validateRef(p.$ref as string) : p));
+    for (const p of params.filter((x) => x.in === 'query' && x.schema?.type === 'integer')) {
+      const { minimum, maximum } = p.schema as { minimum: number; maximum: number };
+      const base = path.replace('{id}', pod.id as string);
+      const extra = path.endsWith('/wait') ? 'state=running&' : '';
+      const send = (v: string) => d.app.inject({ method: method.toUpperCase() as InjectOptions['method'], url: `${base}?${extra}${p.name}=${v}`, headers: auth });
+      // An events cursor past the newest event is refused for what it means, not its type.
+      const valid = p.name === 'after' ? [minimum] : [minimum, maximum];
+      for (const v of valid) {
+        const res = await send(String(v));
+        t.not(res.statusCode, 400, `${method.toUpperCase()} ${path}?${p.name}=${v} is accepted`, { body: res.body });
+      }
+      for (const v of [String(maximum + 1), String(minimum - 1), '1.5', 'x']) {
+        const res = await send(v);
+        t.equal(res.statusCode, 400, `${method.toUpperCase()} ${path}?${p.name}=${v} is refused`);
+        t.ok((jsonOrUndefined(res.body)?.errors as Obj[] | undefined)?.some((e) => e.field === `query.${p.name}`), `naming query.${p.name}`);
+      }
+      checked++;
+    }
+  }
+  t.ok(checked >= 6, `${checked} integer query parameters checked (timeouts, limits, the events cursor)`);
 });

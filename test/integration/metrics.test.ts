@@ -11,6 +11,7 @@ import type { Pod } from '../../src/pods/types.js';
 import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
 import { eventually } from '../helpers/app.js';
 import { realDaemon, TEST_IMAGE, type RealDaemon } from '../helpers/daemon.js';
+import { parseMetrics } from '../helpers/metrics-text.js';
 
 /*
  * Resource usage against real runsc pods: accuracy of the collector's cgroup readings, the
@@ -84,15 +85,6 @@ function dockerStats(id: string): Promise<any> {
   });
 }
 
-function parseMetrics(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
 const podSeries = (m: Map<string, number>, podId: string) => [...m.keys()].filter((k) => k.includes(`pod_id="${podId}"`));
 const podValue = (m: Map<string, number>, name: string, podId: string) => {
   const k = [...m.keys()].find((x) => x.startsWith(`${name}{`) && x.includes(`pod_id="${podId}"`));

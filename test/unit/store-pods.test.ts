@@ -38,7 +38,7 @@ t.test('memory equals the file after every kind of write', async (t) => {
   repo.insertWithPorts(pod('pc', 'c', '2026-01-01T00:00:03.000Z'), [], '127.0.0.1', RANGE);
   t.same(a.ports, [{ name: 'web', containerPort: 80, hostPort: 30000, hostIp: '127.0.0.1' }]);
   t.same(repo.list().map((p) => p.id), ['pb', 'pa', 'pc'], 'list order is creation time, not insertion');
-  const up = repo.update('pa', { state: 'running', containerId: 'cid', startedAt: '2026-01-01T00:01:00Z', error: { code: 'X', message: 'y' } }, '2026-01-01T00:01:00.000Z');
+  const up = repo.update('pa', { state: 'running', containerId: 'cid', startedAt: '2026-01-01T00:01:00Z', error: { code: 'CONTAINER_ERROR', message: 'y' } }, '2026-01-01T00:01:00.000Z');
   t.equal(up?.state, 'running');
   t.equal(repo.get('pa'), up, 'get returns the updated pod');
   t.not(up, a, 'an update replaces the pod object (views cache by identity)');

@@ -14,11 +14,21 @@ export interface ReadinessDeps {
   firewall?: { readonly status: { ok: boolean; detail: string } } | undefined;
 }
 
-/** Readiness reasons; empty means ready. Reads cached state only: no engine call per probe. */
-export function readiness(d: ReadinessDeps): { checks: Record<string, string>; reasons: string[] } {
+export interface Readiness {
+  /** One line per check, for people. */
+  checks: Record<string, string>;
+  /** Whether each check passes (pinacled_ready_check): the runtime check fails while unknown. */
+  passed: Record<string, boolean>;
+  /** Why the daemon is not ready; empty means ready. */
+  reasons: string[];
+}
+
+/** Readiness and its reasons. Reads cached state only: no engine call per probe or scrape. */
+export function readiness(d: ReadinessDeps): Readiness {
   const h = d.engine.health;
   const reasons: string[] = [];
   const checks: Record<string, string> = {};
+  const passed: Record<string, boolean> = { engine: h.reachable };
   checks.engine = h.reachable ? `ok (${h.info?.version ?? '?'})` : `unreachable: ${h.error ?? 'unknown'}`;
   if (!h.reachable) reasons.push(`container engine unreachable: ${h.error ?? 'unknown'}`);
   const hasRuntime = !!h.info?.runtimes.includes(d.runtimeName);
@@ -29,7 +39,9 @@ export function readiness(d: ReadinessDeps): { checks: Record<string, string>; r
   if (h.info && !hasRuntime && !d.allowUnsandboxed) {
     reasons.push(`sandbox runtime "${d.runtimeName}" is not registered with the container engine`);
   }
+  passed.runtime = !!h.info && (hasRuntime || d.allowUnsandboxed);
   if (d.requireNetstack && network === 'host') {
+    passed.runtime = false;
     checks.runtime = `host network only (${d.runtimeName}); PINACLED_REQUIRE_NETSTACK is set`;
     reasons.push(`PINACLED_REQUIRE_NETSTACK is set but runtime "${d.runtimeName}" uses the host's network stack`);
   }
@@ -37,12 +49,14 @@ export function readiness(d: ReadinessDeps): { checks: Record<string, string>; r
   const pending = d.reconciler.pending ?? 'the first reconcile pass has not finished';
   checks.reconcile = d.reconciler.ready ? 'ok' : pending.startsWith('the first') ? 'first pass pending' : 'pass after engine return pending';
   if (!d.reconciler.ready) reasons.push(pending);
+  passed.reconcile = d.reconciler.ready;
   if (d.firewall) {
     const fw = d.firewall.status;
     checks.firewall = fw.detail;
+    passed.firewall = fw.ok;
     if (!fw.ok) reasons.push(`the pod firewall policy is not in place: ${fw.detail}`);
   }
-  return { checks, reasons };
+  return { checks, passed, reasons };
 }
 
 export function healthRoutes(app: FastifyInstance, deps: ReadinessDeps): void {
