@@ -112,6 +112,7 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     logMaxSize: config.logMaxSize,
     logMaxFile: config.logMaxFile,
     maxHostPids: config.podMaxHostPids,
+    maxNofile: config.podNofileMax,
     networks: new PodNetworks({ runtime, pool: config.podSubnetPool, prefix: config.podSubnetPrefix }),
     firewall,
     timeOperation: operationTimer(metrics.podOperations),

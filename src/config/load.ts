@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { engineNofileHard, hostPidMax } from './host-limits.js';
 import { envSchema, type Config } from './schema.js';
 
 export class ConfigError extends Error {
@@ -22,15 +23,6 @@ function readTokens(variable: string, file: string): string[] {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
-}
-
-/** kernel.pid_max of this host (the engine is local); Linux's 64-bit default where unreadable. */
-function hostPidMax(): number {
-  try {
-    return Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim()) || 4_194_304;
-  } catch {
-    return 4_194_304;
-  }
 }
 
 /** The metrics-only tokens: PINACLED_METRICS_TOKEN and/or the lines of PINACLED_METRICS_TOKEN_FILE. */
@@ -79,6 +71,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logMaxSize: e.PINACLED_LOG_MAX_SIZE,
     logMaxFile: e.PINACLED_LOG_MAX_FILE,
     podMaxHostPids: e.PINACLED_POD_MAX_HOST_PIDS ?? Math.floor(hostPidMax() / 4),
+    podNofileMax: e.PINACLED_POD_NOFILE_MAX ?? engineNofileHard(e.PINACLED_ENGINE_PIDFILE),
     bodyLimit: e.PINACLED_BODY_LIMIT,
     idempotencyTtlS: e.PINACLED_IDEMPOTENCY_TTL_S,
     logLineMaxBytes: e.PINACLED_LOG_LINE_MAX_BYTES,

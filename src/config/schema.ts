@@ -42,6 +42,9 @@ export const envSchema = z
     PINACLED_LOG_MAX_FILE: z.coerce.number().int().min(1).max(100).default(3),
     // Default: a quarter of kernel.pid_max (src/config/load.ts).
     PINACLED_POD_MAX_HOST_PIDS: z.coerce.number().int().min(1024).optional(),
+    // Default: the hard open-files limit of the engine's process (src/config/host-limits.ts).
+    PINACLED_POD_NOFILE_MAX: z.coerce.number().int().min(1024).optional(),
+    PINACLED_ENGINE_PIDFILE: z.string().min(1).default('/var/run/docker.pid'),
     PINACLED_BODY_LIMIT: z.coerce.number().int().min(1024).default(256 * 1024),
     PINACLED_IDEMPOTENCY_TTL_S: z.coerce.number().int().min(60).default(24 * 3600),
     PINACLED_LOG_LINE_MAX_BYTES: z.coerce.number().int().min(256).max(1024 * 1024).default(16 * 1024),
@@ -138,6 +141,8 @@ export interface Config {
   logMaxFile: number;
   /** Ceiling of one pod's host pids cap (src/pods/spec.ts hostPidsLimit). */
   podMaxHostPids: number;
+  /** Ceiling of a runc pod's open-files limit (the engine's own hard limit); none when unknown. */
+  podNofileMax: number | undefined;
   bodyLimit: number;
   idempotencyTtlS: number;
   /** Longer log lines are cut there, with a marker (src/logs/lines.ts). */

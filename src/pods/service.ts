@@ -39,6 +39,8 @@ export interface PodServiceOptions {
   logMaxFile: number;
   /** Ceiling of one pod's host pids cap. */
   maxHostPids?: number;
+  /** The engine's hard open-files limit (runc pods are clamped to it). */
+  maxNofile?: number | undefined;
   /** Per-pod networks; without it pods use the engine's default bridge (tests that predate it). */
   networks?: PodNetworks;
   /** Nothing starts a container while the host firewall policy is not in place (fail closed). */
@@ -268,7 +270,7 @@ export class PodService extends EventEmitter {
     const networks = this.#o.networks;
     // Before the container: Docker attaches it to its network at create.
     const network = networks ? await networks.ensure(pod.id, this.#ownerLabels(pod), LABEL.POD_ID) : null;
-    const spec = buildContainerSpec(pod, { logMaxSize: this.#o.logMaxSize, logMaxFile: this.#o.logMaxFile, maxHostPids: this.#o.maxHostPids, network });
+    const spec = buildContainerSpec(pod, { logMaxSize: this.#o.logMaxSize, logMaxFile: this.#o.logMaxFile, maxHostPids: this.#o.maxHostPids, maxNofile: this.#o.maxNofile, network });
     spec.labels[STORE_ID_LABEL] = this.#o.storeId;
     try {
       return await this.#o.runtime.createContainer(spec);

@@ -74,6 +74,17 @@ export interface SpecOptions {
   network?: string | null;
   /** Ceiling of any pod's host pids cap (see hostPidsLimit). */
   maxHostPids?: number;
+  /** The engine's hard open-files limit (see podNofile). */
+  maxNofile?: number | undefined;
+}
+
+/**
+ * A pod's open-files limit. Under runc the container's processes are host processes and runc
+ * cannot set a limit above the engine's own hard limit (the create fails), so it is clamped
+ * there; gVisor keeps the limit inside the sandbox and sets any value.
+ */
+export function podNofile(runtime: string, maxNofile: number | undefined): number {
+  return isGvisor(runtime) || maxNofile === undefined ? NOFILE_LIMIT : Math.min(NOFILE_LIMIT, maxNofile);
 }
 
 /** Pod -> ContainerSpec. Pure: limits, labels, hardening and runtime are unit-tested here. */
@@ -103,7 +114,7 @@ export function buildContainerSpec(pod: Pod, o: SpecOptions): ContainerSpec {
       // Swap equal to memory means no swap on top of the limit.
       memorySwapBytes: memoryBytes,
       pidsLimit: hostPidsLimit(pod.runtime, pod.resources.pidsLimit, o.maxHostPids),
-      nofile: NOFILE_LIMIT,
+      nofile: podNofile(pod.runtime, o.maxNofile),
       ...(nproc === undefined ? {} : { nproc }),
     },
     ports: pod.ports.map((p) => ({ containerPort: p.containerPort, hostPort: p.hostPort, hostIp: p.hostIp })),

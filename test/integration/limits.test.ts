@@ -107,3 +107,15 @@ t.test('limits under runsc', async (t) => {
     t.same(inspectContainers(containers).flatMap((c) => cisViolations(c)), []);
   });
 });
+
+t.test('unsandboxed (runc) pods get the engine\'s open-files limit where it is below 65536, and start', async (t) => {
+  const { engineNofileHard } = await import('../../src/config/host-limits.js');
+  const engineHard = engineNofileHard('/var/run/docker.pid');
+  t.ok(engineHard, `the engine's hard open-files limit: ${engineHard}`);
+  const d = await realDaemon(t, { PINACLED_RUNTIME: 'runc', PINACLED_ALLOW_UNSANDBOXED: 'true' });
+  const r = await d.request('POST', '/v1/pods', { name: `nofile-${randomBytes(3).toString('hex')}`, template: 'custom', image: TEST_IMAGE, command: ['sleep', '3600'], resources: { memoryMb: 64, cpuCores: 0.5 } });
+  t.equal(r.status, 201, `created and started under runc: ${r.status} ${r.body.code ?? ''}`);
+  t.equal(r.body.sandboxed, false);
+  const want = Math.min(65536, engineHard ?? 65536);
+  t.equal((await docker('exec', r.body.containerId, 'sh', '-c', 'ulimit -Hn')).trim(), String(want), `nofile inside the pod: ${want}`);
+});
