@@ -34,7 +34,17 @@ let nextPort = 17000 + Math.floor(Math.random() * 2000);
  * real Docker engine, in a temp data dir, on a loopback port. All pods it made are deleted and
  * the process stopped when the test ends.
  */
-export async function realDaemon(t: Test, env: Record<string, string> = {}): Promise<RealDaemon> {
+/**
+ * `netns`: run the daemon in that network namespace (nsenter), listening on `host` (an
+ * address of the namespace the test can route to), e.g. beside a private engine with its own
+ * iptables (second-engine.ts).
+ */
+export interface DaemonPlace {
+  netns?: string;
+  host?: string;
+}
+
+export async function realDaemon(t: Test, env: Record<string, string> = {}, place: DaemonPlace = {}): Promise<RealDaemon> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pinacled-it-'));
   const token = `it-${Math.random().toString(36).slice(2)}-${Date.now()}`;
   const tokenFile = join(dataDir, 'token');
@@ -47,7 +57,7 @@ export async function realDaemon(t: Test, env: Record<string, string> = {}): Pro
     PINACLED_DATA_DIR: join(dataDir, 'data'),
     PINACLED_TOKEN_FILE: tokenFile,
     PINACLED_PORT: String(port),
-    PINACLED_HOST: '127.0.0.1',
+    PINACLED_HOST: place.host ?? '127.0.0.1',
     PINACLED_PORT_RANGE: `${rangeLow}-${rangeLow + 39}`,
     PINACLED_LOG_LEVEL: 'info',
     PINACLED_RECONCILE_INTERVAL_S: '5',
@@ -59,7 +69,7 @@ export async function realDaemon(t: Test, env: Record<string, string> = {}): Pro
     ...env,
   };
   const d: RealDaemon = {
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: `http://${place.host ?? '127.0.0.1'}:${port}`,
     port,
     token,
     dataDir,
@@ -110,7 +120,11 @@ export async function realDaemon(t: Test, env: Record<string, string> = {}): Pro
     },
   };
   const launch = () => {
-    d.proc = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [process.execPath, join(ROOT, 'dist', 'main.js')];
+    // nsenter enters only the network namespace (`ip netns exec` would also mount a new /sys,
+    // hiding the cgroup files the stats collector reads) and execs node: the child is the daemon.
+    const [cmd, ...args] = place.netns ? ['nsenter', `--net=/run/netns/${place.netns}`, ...argv] : argv;
+    d.proc = spawn(cmd!, args, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     d.proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     d.proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
   };

@@ -37,7 +37,13 @@ export interface SecondEngine {
  * it. Torn down with the test: containers, daemon, mounts, directories, bridge. After it ran,
  * the shared engine's `docker0` must still exist (the helper checks, see the config below).
  */
-export async function secondEngine(t: Test, opts: { images?: string[] } = {}): Promise<SecondEngine> {
+/**
+ * `netns`: the engine runs in that (existing) network namespace with iptables on, as a host's
+ * dockerd does: its chains (DOCKER-USER, the FORWARD jumps) are that namespace's own, so a test
+ * can restart it and watch what becomes of the pod firewall without touching the shared
+ * engine's rules.
+ */
+export async function secondEngine(t: Test, opts: { images?: string[]; netns?: string } = {}): Promise<SecondEngine> {
   const n = await freeIndex();
   const name = `pinacled-test-dockerd-${n}`;
   const dataRoot = `/var/lib/${name}`;
@@ -60,9 +66,9 @@ export async function secondEngine(t: Test, opts: { images?: string[] } = {}): P
       pidfile: pidFile,
       hosts: [host],
       bridge,
-      iptables: false,
-      'ip-forward': false,
-      'ip-masq': false,
+      iptables: !!opts.netns,
+      'ip-forward': !!opts.netns,
+      'ip-masq': !!opts.netns,
       // NO default-address-pools here: with it set, dockerd 20.10 deletes the host's `docker0`
       // (hard-coded name, whatever `bridge` says) when it restarts with a stale default network,
       // which broke the shared engine's default bridge once. Pods use PINACLED_POD_SUBNET_POOL.
@@ -71,9 +77,10 @@ export async function secondEngine(t: Test, opts: { images?: string[] } = {}): P
     }),
   );
   const hadDocker0 = await linkExists('docker0');
-  await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
-  await run('ip', ['addr', 'add', `10.218.${n}.1/24`, 'dev', bridge]);
-  await run('ip', ['link', 'set', bridge, 'up']);
+  const ipIn = opts.netns ? ['-n', opts.netns] : [];
+  await run('ip', [...ipIn, 'link', 'add', bridge, 'type', 'bridge']);
+  await run('ip', [...ipIn, 'addr', 'add', `10.218.${n}.1/24`, 'dev', bridge]);
+  await run('ip', [...ipIn, 'link', 'set', bridge, 'up']);
 
   let proc: ChildProcess | undefined;
   const docker = async (args: string[]) => (await run('docker', ['-H', host, ...args], { maxBuffer: 64 * 1024 * 1024 })).stdout;
@@ -85,7 +92,11 @@ export async function secondEngine(t: Test, opts: { images?: string[] } = {}): P
     async start() {
       if (engine.running()) return;
       const fd = openSync(logFile, 'a');
-      proc = spawn('dockerd', ['--config-file', configFile], { stdio: ['ignore', fd, fd] });
+      const argv = ['dockerd', '--config-file', configFile];
+      // nsenter enters only the network namespace; `ip netns exec` would also mount a new /sys,
+      // hiding the cgroup mounts dockerd needs.
+      const [cmd, ...args] = opts.netns ? ['nsenter', `--net=/run/netns/${opts.netns}`, ...argv] : argv;
+      proc = spawn(cmd!, args, { stdio: ['ignore', fd, fd] });
       closeSync(fd);
       const p = proc;
       await eventually(async () => {
@@ -142,7 +153,7 @@ export async function secondEngine(t: Test, opts: { images?: string[] } = {}): P
       .sort((a, b) => b.length - a.length);
     for (const m of mounts) await run('umount', ['-l', m]).catch(() => undefined);
     for (const p of [dataRoot, execRoot, socketPath, pidFile, configFile]) rmSync(p, { recursive: true, force: true });
-    await run('ip', ['link', 'del', bridge]).catch(() => undefined);
+    await run('ip', [...ipIn, 'link', 'del', bridge]).catch(() => undefined);
     if (hadDocker0 && !(await linkExists('docker0'))) t.fail('the private dockerd removed the shared engine\'s docker0 bridge');
   });
 
