@@ -50,6 +50,8 @@ export interface Daemon {
   events: EventFeed;
   /** Pod logs and their shared follow streams. */
   logs: LogService;
+  /** Requests waiting for a pod state (GET /v1/pods/{id}/wait). */
+  waiters: PodWaiters;
   /** Stops background work and closes the HTTP server and the store. Pods keep running. */
   close(): Promise<void>;
 }
@@ -251,6 +253,7 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     firewall,
     events,
     logs,
+    waiters,
     close() {
       // Once: a second SIGTERM (or a test's teardown after its own close) waits for the first.
       closing ??= closeAll();

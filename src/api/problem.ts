@@ -18,7 +18,7 @@ export interface Problem {
 export function problemOf(code: ErrorCode, detail: string, fields?: FieldIssue[], instance?: string): Problem {
   const p: Problem = { type: `${PROBLEM_TYPE_BASE}${code}`, title: ERRORS[code].title, status: ERRORS[code].status, code, detail };
   if (instance) p.instance = instance;
-  if (fields && fields.length) p.errors = fields;
+  if (fields?.length) p.errors = fields;
   return p;
 }
 
@@ -30,14 +30,14 @@ export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
 }
 
 export function zodFields(err: ZodError, prefix?: string): FieldIssue[] {
-  return err.issues.map((i) => {
+  return err.issues.flatMap((i) => {
     // Unknown keys: name the key itself, which is what the caller needs to remove.
     const keys = i.code === 'unrecognized_keys' ? i.keys : [undefined];
     return keys.map((k) => ({
       field: [prefix, ...i.path.map(String), k].filter((x) => x !== undefined && x !== '').join('.') || '(body)',
       message: i.code === 'unrecognized_keys' ? 'is not a known field' : i.message,
     }));
-  }).flat();
+  });
 }
 
 /**

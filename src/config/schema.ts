@@ -3,7 +3,6 @@ import { MAX_OPERATION_S } from '../limits.js';
 import { parseCidr } from '../network/cidr.js';
 import { parseAllowances } from '../network/firewall-rules.js';
 
-const portNumber = z.coerce.number().int().min(1).max(65535);
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');

@@ -64,7 +64,7 @@ export function resolveCgroupPaths(procCgroup: string, containerId: string, vers
     return { version: 2, dir: join(root, unified) };
   }
   const mem = dirs.get('memory');
-  if (!mem || !mem.includes(containerId)) return undefined;
+  if (!mem?.includes(containerId)) return undefined;
   return { version: 1, dirs };
 }
 

@@ -122,9 +122,12 @@ t.test('a follower joining while lines arrive gets each line exactly once', asyn
     for (let k = 0; k < 20; k++, i++) d.runtime.logs.append(pod.containerId, i % 2 ? 'stderr' : 'stdout', `${i}\n`);
   }, 1);
   const early = await injectCapture(d, `/v1/pods/${pod.id}/logs/stream`);
-  await new Promise((r) => setTimeout(r, 30));
+  // The late one joins while lines keep coming: once the early one has some, and the writer
+  // stops once the late one has had lines of its own.
+  await eventually(() => early.msgs.length >= 100);
   const late = await injectCapture(d, `/v1/pods/${pod.id}/logs/stream`);
-  await new Promise((r) => setTimeout(r, 50));
+  const joinedAt = i;
+  await eventually(() => late.msgs.filter((m) => Number(m.line) >= joinedAt).length >= 100);
   clearInterval(writer);
   const last = String(i - 1);
   await early.until((m) => m.line === last);

@@ -4,7 +4,7 @@ import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { EngineUnavailableError } from '../../src/runtime/errors.js';
 import { validateResponse, type OpenApiDoc } from '../contract/validate-response.js';
-import { auth, fakeDaemon, OPENAPI_PATH, TEST_TOKEN } from '../helpers/app.js';
+import { auth, eventually, fakeDaemon, OPENAPI_PATH, TEST_TOKEN } from '../helpers/app.js';
 import { parseMetrics } from '../helpers/metrics-text.js';
 
 const doc = parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as OpenApiDoc;
@@ -33,7 +33,7 @@ t.test('stats: latest sample, cpu from deltas, 404 and 409', async (t) => {
   const d = await fakeDaemon(t, env);
   const pod = (await d.app.inject({ method: 'POST', url: '/v1/pods', headers: auth, payload: { ...custom, name: 'a' } })).json();
   // Let the sample taken at start land, then start from nothing: readings below are scripted.
-  await new Promise((r) => setTimeout(r, 20));
+  await eventually(() => d.collector.latest(pod.id));
   d.collector.forget(pod.id);
   const t0 = Date.parse('2030-01-01T00:00:00Z');
   d.runtime.stats.set(pod.containerId, {
@@ -86,7 +86,7 @@ t.test('a running pod without a sample yet answers with nulls, not an engine cal
   const d = await fakeDaemon(t, env);
   const pod = (await d.app.inject({ method: 'POST', url: '/v1/pods', headers: auth, payload: { ...custom, name: 'a' } })).json();
   // The 'started' transition asks for a sample in the background; drop it to see the empty answer.
-  await new Promise((r) => setTimeout(r, 20));
+  await eventually(() => d.collector.latest(pod.id));
   d.collector.forget(pod.id);
   const before = d.runtime.totalCalls();
   const res = await d.app.inject({ url: `/v1/pods/${pod.id}/stats`, headers: auth });
@@ -100,11 +100,10 @@ t.test('a running pod without a sample yet answers with nulls, not an engine cal
 t.test('a started pod is sampled at once, without waiting for a pass', async (t) => {
   const d = await fakeDaemon(t, env);
   const pod = (await d.app.inject({ method: 'POST', url: '/v1/pods', headers: auth, payload: { ...custom, name: 'a' } })).json();
-  let s;
-  for (let i = 0; i < 100 && !s?.sampledAt; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-    s = (await d.app.inject({ url: `/v1/pods/${pod.id}/stats`, headers: auth })).json();
-  }
+  const s = await eventually(async () => {
+    const r = (await d.app.inject({ url: `/v1/pods/${pod.id}/stats`, headers: auth })).json();
+    return r.sampledAt ? r : undefined;
+  }, 1_000, 10);
   t.ok(s.sampledAt, 'sampled after the start');
   t.equal(s.memoryLimitBytes, 128 * 1024 * 1024);
 });
@@ -194,10 +193,7 @@ t.test('an OOM-killed pod reports at least one OOM kill until deleted or restart
   const a = (await d.app.inject({ method: 'POST', url: '/v1/pods', headers: auth, payload: { ...custom, name: 'a' } })).json();
   await d.collector.sampleAll();
   d.runtime.exit(a.containerId, 137, { oom: true });
-  for (let i = 0; i < 100; i++) {
-    if ((await d.app.inject({ url: `/v1/pods/${a.id}`, headers: auth })).json().oomKilled) break;
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await eventually(async () => (await d.app.inject({ url: `/v1/pods/${a.id}`, headers: auth })).json().oomKilled, 1_000, 10);
   const m = parseMetrics((await d.app.inject({ url: '/metrics', headers: auth })).body);
   t.equal(value(m, 'pinacled_pod_oom_kills_total', a.id), 1);
 });

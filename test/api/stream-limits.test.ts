@@ -17,7 +17,10 @@ t.test('open WebSocket streams are limited per token and in all; a closed stream
   const base = (await d.app.listen({ host: '127.0.0.1', port: 0 })).replace(/^http/, 'ws');
   const open = (token: string) => connect(`${base}/v1/events/stream`, { protocols: ['pinacled.v1', `bearer.${token}`] });
   const refusal = (token: string) => open(token).then(
-    (c) => (c.ws.close(), { status: 101, body: '' }),
+    (c) => {
+      c.ws.close();
+      return { status: 101, body: '' };
+    },
     (e: { status: number; body: string }) => e,
   );
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { auth, fakeDaemon } from '../helpers/app.js';
+import { auth, eventually, fakeDaemon } from '../helpers/app.js';
 
 const custom = { name: 'web', template: 'custom', image: 'pinacled/testbox:1', command: ['sleep', '3600'] };
 
@@ -12,7 +12,7 @@ t.test('answers at once when the pod is in the state, when it gets there, 408 wh
 
   // Woken by the exit the watcher applies: no polling, so it answers right after the event.
   const waiting = d.app.inject({ url: `/v1/pods/${pod.id}/wait?state=stopped&timeout=10`, headers: auth });
-  await new Promise((r) => setTimeout(r, 100));
+  await eventually(() => d.waiters.size === 1);
   const t0 = Date.now();
   d.runtime.exit(pod.containerId, 3);
   const res = await waiting;
@@ -25,7 +25,7 @@ t.test('answers at once when the pod is in the state, when it gets there, 408 wh
   d.runtime.latencyMs = 100;
   const starting = d.app.inject({ url: `/v1/pods/${pod.id}/wait?state=starting&timeout=5`, headers: auth });
   const running = d.app.inject({ url: `/v1/pods/${pod.id}/wait?state=running&timeout=5`, headers: auth });
-  await new Promise((r) => setTimeout(r, 20));
+  await eventually(() => d.waiters.size === 2);
   const start = d.app.inject({ method: 'POST', url: `/v1/pods/${pod.id}/start`, headers: auth });
   t.equal((await starting).json().state, 'starting');
   t.equal((await running).json().state, 'running');
@@ -45,7 +45,7 @@ t.test('404 for a missing pod or one deleted meanwhile; 400 for bad queries', as
   const pod = (await d.app.inject({ method: 'POST', url: '/v1/pods', headers: auth, payload: custom })).json();
   t.equal((await d.app.inject({ url: '/v1/pods/pnope/wait?state=running', headers: auth })).statusCode, 404);
   const waiting = d.app.inject({ url: `/v1/pods/${pod.id}/wait?state=stopped&timeout=10`, headers: auth });
-  await new Promise((r) => setTimeout(r, 50));
+  await eventually(() => d.waiters.size === 1);
   await d.app.inject({ method: 'DELETE', url: `/v1/pods/${pod.id}`, headers: auth });
   const gone = await waiting;
   t.equal(gone.statusCode, 404);
@@ -62,7 +62,7 @@ t.test('shutdown ends waits with 503 instead of holding the close', async (t) =>
   const d = await fakeDaemon(t);
   const pod = (await d.app.inject({ method: 'POST', url: '/v1/pods', headers: auth, payload: custom })).json();
   const waiting = d.app.inject({ url: `/v1/pods/${pod.id}/wait?state=stopped&timeout=60`, headers: auth });
-  await new Promise((r) => setTimeout(r, 50));
+  await eventually(() => d.waiters.size === 1);
   const t0 = Date.now();
   await d.close();
   const res = await waiting;

@@ -127,7 +127,7 @@ t.test('ErrorCode lists every code of src/errors.ts with its status', async (t) 
   const schema = doc.components.schemas.ErrorCode as Obj;
   t.same([...(schema.enum as string[])].sort(), Object.keys(ERRORS).sort(), 'the enum and ERRORS hold the same codes');
   for (const [code, { status }] of Object.entries(ERRORS)) {
-    const row = new RegExp('^\\|\\s*`' + code + '`\\s*\\|\\s*(\\d{3})\\s*\\|', 'm').exec(schema.description as string);
+    const row = new RegExp(`^\\|\\s*\`${code}\`\\s*\\|\\s*(\\d{3})\\s*\\|`, 'm').exec(schema.description as string);
     t.equal(row?.[1], String(status), `${code} is described with status ${status}`);
   }
   // One reusable problem response per status, narrowing `code` to exactly that status's codes.

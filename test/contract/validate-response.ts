@@ -79,7 +79,7 @@ function context(doc: OpenApiDoc, closed: boolean): Ctx {
 
 /** JSON pointer fragment (`#/a/b`) for path tokens, escaped for both JSON pointer and URI. */
 export function pointer(...tokens: string[]): string {
-  return '#' + tokens.map((t) => '/' + encodeURIComponent(t.replace(/~/g, '~0').replace(/\//g, '~1'))).join('');
+  return `#${tokens.map((t) => `/${encodeURIComponent(t.replace(/~/g, '~0').replace(/\//g, '~1'))}`).join('')}`;
 }
 
 function resolvePointer(doc: Obj, ptr: string): unknown {
@@ -132,7 +132,7 @@ export function matchPath(doc: OpenApiDoc, path: string): string | undefined {
   if (bare in paths) return bare;
   const templates = Object.keys(paths).sort((a, b) => (a.match(/\{/g)?.length ?? 0) - (b.match(/\{/g)?.length ?? 0));
   return templates.find((tpl) => {
-    const re = new RegExp('^' + tpl.split(/\{[^}]+\}/).map((s) => s.replace(/[.*+?^$()|[\]\\]/g, '\\$&')).join('[^/]+') + '$');
+    const re = new RegExp(`^${tpl.split(/\{[^}]+\}/).map((s) => s.replace(/[.*+?^$()|[\]\\]/g, '\\$&')).join('[^/]+')}$`);
     return re.test(bare);
   });
 }
@@ -319,7 +319,10 @@ export function checkExamples(doc: OpenApiDoc, closed = true): { count: number; 
   let count = 0;
   const errors: string[] = [];
   const walk = (node: unknown, ptr: string): void => {
-    if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${ptr}/${i}`));
+    if (Array.isArray(node)) {
+      for (const [i, n] of node.entries()) walk(n, `${ptr}/${i}`);
+      return;
+    }
     if (!isObj(node)) return;
     if (node.schema !== undefined) {
       const sptr = `${ptr}/schema`;

@@ -83,7 +83,7 @@ export async function realDaemon(t: Test, env: Record<string, string> = {}, plac
         signal: AbortSignal.timeout(120_000),
       });
       const text = await res.text();
-      let parsed: unknown = undefined;
+      let parsed: unknown ;
       try {
         parsed = text ? JSON.parse(text) : undefined;
       } catch {

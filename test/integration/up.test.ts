@@ -48,7 +48,12 @@ t.test('./scripts/up brings the daemon up, twice without changes, and the README
     up.stdout.on('data', (b) => (out += b));
     up.stderr.on('data', (b) => (out += b));
     let gone = false;
-    const exited = new Promise((r) => up.once('exit', (code) => ((gone = true), r(code))));
+    const exited = new Promise((r) =>
+      up.once('exit', (code) => {
+        gone = true;
+        r(code);
+      }),
+    );
     try {
       await eventually(async () => {
         if (gone) throw new Error(`scripts/up exited early:\n${out.slice(-3000)}`);

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,18 +127,25 @@ t.test('pods that left the store are forgotten; stopped pods keep their last sam
 t.test('start/stop: passes run on the interval and stop waits for the one in flight', async (t) => {
   const s = setup(t);
   s.c.start();
-  await new Promise((r) => setTimeout(r, 50));
+  await once(s.c, 'pass');
   await s.c.stop();
   t.equal(s.reports.length, 1, 'one pass at start, the next one is an interval away');
-  const n = s.reports.length;
-  await new Promise((r) => setTimeout(r, 50));
-  t.equal(s.reports.length, n, 'nothing after stop');
+  // Absence needs a window: past the next pass's due time (interval 1 s).
+  await new Promise((r) => setTimeout(r, 1_100));
+  t.equal(s.reports.length, 1, 'nothing after stop');
 });
 
 t.test('stop does not wait past its deadline for a hung engine call', async (t) => {
+  let inspecting!: () => void;
+  const inFlight = new Promise<void>((r) => (inspecting = r));
   const c = new StatsCollector({
     pods: () => [pod()],
-    runtime: { inspectContainer: () => new Promise(() => {}) } as unknown as ContainerRuntime,
+    runtime: {
+      inspectContainer: () => {
+        inspecting();
+        return new Promise(() => {});
+      },
+    } as unknown as ContainerRuntime,
     engineReachable: () => true,
     intervalMs: 1000,
     log: pino({ level: 'silent' }),
@@ -146,7 +154,7 @@ t.test('stop does not wait past its deadline for a hung engine call', async (t) 
   const alive = setInterval(() => {}, 1000);
   t.teardown(() => clearInterval(alive));
   c.start();
-  await new Promise((r) => setTimeout(r, 20));
+  await inFlight;
   const t0 = Date.now();
   await c.stop(100);
   const waited = Date.now() - t0;

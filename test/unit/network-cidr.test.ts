@@ -30,7 +30,7 @@ t.test('allocation: first free block, skipping used subnets of any size', async 
   t.equal(allocateSubnet(c('10.213.0.0/16'), 12, []), undefined, 'block larger than the pool');
 });
 
-t.test('property: an allocated block is inside the pool and overlaps nothing used', async (t) => {
+t.test('property: an allocated block is inside the pool and overlaps nothing used', async () => {
   const cidrArb = fc.tuple(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.integer({ min: 8, max: 30 })).map(([ip, p]): Cidr => {
     const mask = (0xffffffff << (32 - p)) >>> 0;
     return { base: (ip & mask) >>> 0, prefix: p };

@@ -4,7 +4,10 @@ import { VersionedBytesCache } from '../../src/api/page-cache.js';
 t.test('one build per key and version; a new version starts over', async (t) => {
   const c = new VersionedBytesCache(1024);
   let builds = 0;
-  const make = (s: string) => () => (builds++, Buffer.from(s));
+  const make = (s: string) => () => {
+    builds++;
+    return Buffer.from(s);
+  };
   t.equal(c.get(1, 'a', make('a1')).toString(), 'a1');
   t.equal(c.get(1, 'a', make('never')).toString(), 'a1', 'same version and key: the cached bytes');
   t.equal(c.get(1, 'b', make('b1')).toString(), 'b1', 'another key is its own entry');

@@ -16,7 +16,7 @@ t.test('a burst, then the sustained rate; Retry-After in whole seconds', async (
 });
 
 t.test('slow rates give long waits; 0 disables', async (t) => {
-  let now = 0;
+  const now = 0;
   const slow = new TokenBuckets({ perMinute: 2, burst: 1, now: () => now });
   t.equal(slow.take('k'), 0);
   t.equal(slow.take('k'), 30);

@@ -198,7 +198,7 @@ export class FakeRuntime implements ContainerRuntime {
   async stopContainer(id: string, timeoutS: number): Promise<void> {
     await this.#enter('stopContainer');
     const c = this.#find(id);
-    if (!c || !c.status.running) return;
+    if (!c?.status.running) return;
     if (this.ignoreSigterm) await new Promise((r) => setTimeout(r, timeoutS * 1000));
     if (!c.status.running) return;
     this.#setExited(c, 137, false);
@@ -243,7 +243,7 @@ export class FakeRuntime implements ContainerRuntime {
   async containerStats(id: string): Promise<ContainerStats | undefined> {
     await this.#enter('containerStats');
     const c = this.#find(id);
-    if (!c || !c.status.running) return undefined;
+    if (!c?.status.running) return undefined;
     return {
       readAt: new Date().toISOString(),
       cpuUsageNs: 0,
