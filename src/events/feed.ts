@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { PodTransition } from '../pods/service.js';
+import type { PodTransition } from '../pods/transitions.js';
 import type { EventsRepo, PodEvent } from '../store/events-repo.js';
 
 /**

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { CreatePodInput } from '../api/schemas.js';
 import { PinacledError, isPinacledError, type ErrorCode } from '../errors.js';
 import { EngineConflictError, EngineUnavailableError, withoutValues } from '../runtime/errors.js';
 import { requireEngine } from '../runtime/guarded-runtime.js';
@@ -11,14 +10,15 @@ import type { EngineMonitor } from './engine-monitor.js';
 import { listeningPorts } from './host-ports.js';
 import { firstAfter, matches, type ListFilter, type PodKey } from './list.js';
 import { containerNameFor, newPodId, volumeNameFor } from './ids.js';
-import { LABEL } from './labels.js';
+import { LABEL, STORE_ID_LABEL } from './labels.js';
 import type { PodLocks } from './locks.js';
 import { chooseRuntime } from './runtime-choice.js';
 import { buildContainerSpec } from './spec.js';
 import type { PodNetworks } from '../network/pod-networks.js';
 import { canTransition } from './state.js';
 import type { Template } from './templates.js';
-import type { Pod, PodState, TemplateName } from './types.js';
+import type { PodTransition } from './transitions.js';
+import type { CreatePodInput, Pod, PodState, TemplateName } from './types.js';
 
 export interface PodServiceOptions {
   repo: PodsRepo;
@@ -54,14 +54,6 @@ export type PodOperation = 'create' | 'start' | 'stop' | 'restart' | 'delete';
 export type OperationTimer = <T>(op: PodOperation, fn: () => Promise<T>) => Promise<T>;
 const untimed: OperationTimer = (_op, fn) => fn();
 
-/** A transition, as the event feed and metrics see it. */
-export interface PodTransition {
-  podId: string;
-  podName: string;
-  type: 'created' | 'started' | 'stopped' | 'exited' | 'oom-killed' | 'failed' | 'deleted' | 'restarted';
-  details: Record<string, unknown>;
-}
-
 export interface CreateHooks {
   /** Called with the new pod's id once its row is committed, before the engine is touched. */
   onIntent?: (podId: string) => void;
@@ -74,8 +66,6 @@ export interface CreateResult {
 }
 
 export type { ListFilter, PodKey } from './list.js';
-
-export const STORE_ID_LABEL = 'dev.pinacle.store-id';
 
 /**
  * The pod use cases. Every operation holds the pod's lock, writes intent to the store before it
