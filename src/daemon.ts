@@ -96,6 +96,11 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
         log,
       })
     : undefined;
+  // Every transition, including those the watcher saw in the engine's own event stream, is
+  // stored with the next sequence number before anything else hears of it: the service tells
+  // the feed (its transitions sink) before its 'transition' listeners.
+  const eventsRepo = new EventsRepo(db);
+  const events = new EventFeed({ repo: eventsRepo, log });
   const service = new PodService({
     repo,
     runtime,
@@ -103,6 +108,7 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     locks,
     templates,
     log,
+    transitions: events,
     storeId: sid,
     runtimeName: config.runtime,
     allowUnsandboxed: config.allowUnsandboxed,
@@ -118,11 +124,6 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     firewall,
     timeOperation: operationTimer(metrics.podOperations),
   });
-  // Every transition, including those the watcher saw in the engine's own event stream, is
-  // stored with the next sequence number before anything else hears of it.
-  const eventsRepo = new EventsRepo(db);
-  const events = new EventFeed({ repo: eventsRepo, log });
-  service.on('transition', (tr: PodTransition) => events.record(tr));
   const pruner = new EventPruner({
     repo: eventsRepo,
     maxAgeS: config.eventsMaxAgeS,

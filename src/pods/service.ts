@@ -17,7 +17,7 @@ import { buildContainerSpec } from './spec.js';
 import type { PodNetworks } from '../network/pod-networks.js';
 import { canTransition } from './state.js';
 import type { Template } from './templates.js';
-import type { PodTransition } from './transitions.js';
+import type { PodTransition, TransitionSink } from './transitions.js';
 import type { CreatePodInput, Pod, PodState, TemplateName } from './types.js';
 
 export interface PodServiceOptions {
@@ -28,6 +28,8 @@ export interface PodServiceOptions {
   locks: PodLocks;
   templates: Record<TemplateName, Template>;
   log: Logger;
+  /** Told of every transition before the 'transition' listeners are (the event feed). */
+  transitions: TransitionSink;
   storeId: string;
   runtimeName: string;
   allowUnsandboxed: boolean;
@@ -91,8 +93,11 @@ export class PodService extends EventEmitter {
     return this.#now().toISOString();
   }
 
+  /** The sink first (the event feed stores it), then the 'transition' listeners. */
   #emit(pod: Pick<Pod, 'id' | 'name'>, type: PodTransition['type'], details: Record<string, unknown> = {}): void {
-    this.emit('transition', { podId: pod.id, podName: pod.name, type, details } satisfies PodTransition);
+    const tr: PodTransition = { podId: pod.id, podName: pod.name, type, details };
+    this.#o.transitions.record(tr);
+    this.emit('transition', tr);
   }
 
   #log(pod: Pick<Pod, 'id' | 'name'>): Logger {

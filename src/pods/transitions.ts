@@ -5,3 +5,12 @@ export interface PodTransition {
   type: 'created' | 'started' | 'stopped' | 'exited' | 'oom-killed' | 'failed' | 'deleted' | 'restarted';
   details: Record<string, unknown>;
 }
+
+/**
+ * Told of every transition before the service's 'transition' listeners hear of it: the event
+ * feed (events/feed.ts) stores each one with the next sequence number there. Must not throw: it
+ * runs inside the operation that made the transition.
+ */
+export interface TransitionSink {
+  record(t: PodTransition): void;
+}
