@@ -19,7 +19,8 @@ import { GuardedRuntime } from './runtime/guarded-runtime.js';
 import { InstrumentedRuntime } from './runtime/instrumented-runtime.js';
 import { PodLocks } from './pods/locks.js';
 import { Reconciler } from './pods/reconciler.js';
-import { PodService, type PodTransition } from './pods/service.js';
+import { PodService } from './pods/service.js';
+import type { PodTransition } from './pods/transitions.js';
 import { builtinTemplates } from './pods/templates.js';
 import { PodWaiters } from './pods/wait.js';
 import { EventWatcher } from './pods/watcher.js';
@@ -97,6 +98,11 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
         log,
       })
     : undefined;
+  // Every transition, including those the watcher saw in the engine's own event stream, is
+  // stored with the next sequence number before anything else hears of it: the service tells
+  // the feed (its transitions sink) before its 'transition' listeners.
+  const eventsRepo = new EventsRepo(db);
+  const events = new EventFeed({ repo: eventsRepo, log });
   const service = new PodService({
     repo,
     runtime,
@@ -104,6 +110,7 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     locks,
     templates,
     log,
+    transitions: events,
     storeId: sid,
     runtimeName: config.runtime,
     allowUnsandboxed: config.allowUnsandboxed,
@@ -119,11 +126,6 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     firewall,
     timeOperation: operationTimer(metrics.podOperations),
   });
-  // Every transition, including those the watcher saw in the engine's own event stream, is
-  // stored with the next sequence number before anything else hears of it.
-  const eventsRepo = new EventsRepo(db);
-  const events = new EventFeed({ repo: eventsRepo, log });
-  service.on('transition', (tr: PodTransition) => events.record(tr));
   const pruner = new EventPruner({
     repo: eventsRepo,
     maxAgeS: config.eventsMaxAgeS,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { pageLimit } from '../events/query.js';
 import { MAX_OPERATION_S } from '../limits.js';
 import { MAX_PIDS_LIMIT } from '../pods/spec.js';
-import { POD_STATES, SANDBOX_PLATFORMS, TEMPLATE_NAMES } from '../pods/types.js';
+import { POD_STATES, SANDBOX_PLATFORMS, TEMPLATE_NAMES, type CreatePodInput } from '../pods/types.js';
 
 /**
  * Request schemas. openapi.yaml describes the same shapes; test/contract checks that they agree
@@ -26,6 +26,7 @@ export const resourcesSchema = z.strictObject({
   pidsLimit: z.number().int().min(8).max(MAX_PIDS_LIMIT).optional(),
 });
 
+/** A create's body; what it accepts is the pod service's create input (pods/types.ts). */
 export const createPodSchema = z
   .strictObject({
     name: dnsLabel,
@@ -61,9 +62,7 @@ export const createPodSchema = z
       if (seen.has(p.containerPort)) ctx.addIssue({ code: 'custom', path: ['ports', i, 'containerPort'], message: 'is listed twice' });
       seen.add(p.containerPort);
     });
-  });
-
-export type CreatePodInput = z.output<typeof createPodSchema>;
+  }) satisfies z.ZodType<CreatePodInput>;
 
 export const podIdParams = z.strictObject({ id: z.string().min(1).max(64) });
 

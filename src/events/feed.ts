@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { PodTransition } from '../pods/service.js';
+import type { PodTransition } from '../pods/transitions.js';
 import type { EventsRepo, PodEvent } from '../store/events-repo.js';
 
 /**
@@ -24,7 +24,7 @@ export class EventFeed {
     this.#bus.setMaxListeners(0);
   }
 
-  /** PodService 'transition' listener. Never throws: it runs inside the service's emit(). */
+  /** The pod service's transitions sink. Never throws: it runs inside the operation that made the transition. */
   record(t: PodTransition): PodEvent | undefined {
     let e: PodEvent;
     try {

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { PodTransition } from '../pods/service.js';
+import type { PodTransition } from '../pods/transitions.js';
 import type { Pod } from '../pods/types.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { LogStreamPool } from './stream-pool.js';

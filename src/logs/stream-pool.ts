@@ -1,4 +1,4 @@
-import type { PodTransition } from '../pods/service.js';
+import type { PodTransition } from '../pods/transitions.js';
 import { SharedLogStream, type LogSubscriber, type LogSubscription, type SharedLogStreamDeps } from './shared-stream.js';
 import type { EndReason } from './types.js';
 

@@ -12,3 +12,10 @@ export const LABEL = {
 } as const;
 
 export const MANAGED_FILTER = `${LABEL.MANAGED}=true`;
+
+/**
+ * The store (data directory) that made a container, volume or network: the reconciler removes
+ * only strays of its own store. Set by the service, not the pure spec builder, which does not
+ * know the store.
+ */
+export const STORE_ID_LABEL = 'dev.pinacle.store-id';

@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import type { ContainerRuntime, ContainerSummary, VolumeSummary } from '../runtime/container-runtime.js';
 import type { PodsRepo } from '../store/pods-repo.js';
 import type { EngineMonitor } from './engine-monitor.js';
-import { LABEL, MANAGED_FILTER } from './labels.js';
+import { LABEL, MANAGED_FILTER, STORE_ID_LABEL } from './labels.js';
 import type { PodLocks } from './locks.js';
-import { STORE_ID_LABEL, type PodService } from './service.js';
+import type { PodService } from './service.js';
 import type { Pod } from './types.js';
 
 /** Every repair a pass can make (the label values of pinacled_reconcile_repairs_total). */

@@ -29,6 +29,20 @@ export interface PodError {
   message: string;
 }
 
+/** What a create asks for; api/schemas.ts validates a request body into it. */
+export interface CreatePodInput {
+  name: string;
+  template: TemplateName;
+  /** Only with the custom template; the others bring their own image. */
+  image?: string | undefined;
+  command?: string[] | undefined;
+  resources?: Partial<Resources> | undefined;
+  sandbox?: { platform?: SandboxPlatform | undefined } | undefined;
+  ports?: { containerPort: number; name?: string | undefined }[] | undefined;
+  env?: Record<string, string> | undefined;
+  labels?: Record<string, string> | undefined;
+}
+
 export interface Pod {
   id: string;
   name: string;

@@ -1,5 +1,6 @@
 import { PinacledError } from '../errors.js';
-import type { PodService, PodTransition } from './service.js';
+import type { PodService } from './service.js';
+import type { PodTransition } from './transitions.js';
 import type { Pod, PodState } from './types.js';
 
 interface Waiter {

@@ -1,7 +1,7 @@
 import { REPAIR_KINDS } from '../../src/pods/reconciler.js';
 import t from 'tap';
 import { LABEL } from '../../src/pods/labels.js';
-import { STORE_ID_LABEL } from '../../src/pods/service.js';
+import { STORE_ID_LABEL } from '../../src/pods/labels.js';
 import { buildContainerSpec } from '../../src/pods/spec.js';
 import { openDb } from '../../src/store/db.js';
 import { PodsRepo } from '../../src/store/pods-repo.js';

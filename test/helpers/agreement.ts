@@ -1,5 +1,5 @@
 import { LABEL } from '../../src/pods/labels.js';
-import { STORE_ID_LABEL } from '../../src/pods/service.js';
+import { STORE_ID_LABEL } from '../../src/pods/labels.js';
 import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
 
 export interface PodLike {

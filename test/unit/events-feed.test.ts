@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import { EventFeed } from '../../src/events/feed.js';
 import { EventPruner } from '../../src/events/pruner.js';
 import { REPLAY_PAGE, streamEvents, type EventChannel } from '../../src/events/stream.js';
-import type { PodTransition } from '../../src/pods/service.js';
+import type { PodTransition } from '../../src/pods/transitions.js';
 import { openDb } from '../../src/store/db.js';
 import { EventsRepo, type PodEvent } from '../../src/store/events-repo.js';
 
