@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { PinacledError } from '../errors.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { launch, targetOf, type AccessPods } from './launch.js';
 import { BoundedOutput } from './output.js';
+import { startFailure } from './start-failure.js';
 
 export interface ExecRequest {
   command: string[];
@@ -39,22 +39,6 @@ export interface ExecServiceOptions {
 
 /** After a kill, the engine stream gets this long to end before it is cut. */
 const AFTER_KILL_MS = 5000;
-
-/**
- * The engine reports an exec it could not start (unknown user, missing working directory) as
- * exit code 126 with its reason as output. Those are the request's fault: a 400 naming the field.
- */
-function startFailure(r: ExecResult): PinacledError | undefined {
-  if (r.exitCode !== 126) return undefined;
-  const text = r.stdout + r.stderr;
-  if (/unable to find (user|group)|no matching entries in (passwd|group)/i.test(text)) {
-    return new PinacledError('PINACLED_ERR_VALIDATION', 'The user does not exist in the pod', { fields: [{ field: 'user', message: 'no such user in the pod' }] });
-  }
-  if (/initial working directory|chdir/i.test(text) && /no such file|not a directory/i.test(text)) {
-    return new PinacledError('PINACLED_ERR_VALIDATION', 'The working directory does not exist in the pod', { fields: [{ field: 'workdir', message: 'no such directory in the pod' }] });
-  }
-  return undefined;
-}
 
 /** Name of the program, for metrics-free logs and events: never its arguments. */
 export function commandName(command: string[]): string {
@@ -121,7 +105,7 @@ export class ExecService {
         timedOut,
         durationMs: Math.round(performance.now() - started),
       };
-      const refused = startFailure(r);
+      const refused = startFailure(r.exitCode, r.stdout + r.stderr);
       if (refused) throw refused;
       outcome = timedOut ? 'timeout' : cancelled ? 'cancelled' : r.exitCode === 0 ? 'ok' : 'nonzero';
       return r;
