@@ -31,6 +31,12 @@ export function wsProblemClose(status: number): number {
   return 4000 + status;
 }
 
+/**
+ * The largest message a client may send (an exec's first message, a chunk of its stdin): ws
+ * closes a connection with 1009 beyond it. Each connection assembles at most one such message.
+ */
+export const WS_MAX_CLIENT_MESSAGE_BYTES = 64 * 1024;
+
 /** Ping interval; a client that has not answered the previous ping is cut off. */
 export const HEARTBEAT_MS = 30_000;
 /** A dropped client that does not complete the close handshake is cut off after this. */
@@ -227,7 +233,15 @@ export class JsonSocket {
     if (this.#closed) return;
     this.flush();
     this.#ws.close(code, reason);
+    this.#readClose();
     this.#gone();
+  }
+
+  /** A paused input would never read the client's close frame: the handshake needs it. */
+  #readClose(): void {
+    if (!this.#inputPaused) return;
+    this.#inputPaused = false;
+    this.#ws.resume();
   }
 
   /** Drops a client that does not keep up: close 4001, cut off if it does not answer. */
@@ -237,6 +251,7 @@ export class JsonSocket {
     this.#log?.info({ bufferedBytes: this.queuedBytes, limit: this.#max }, 'websocket client dropped: slow consumer (close 4001)');
     this.#out.clear();
     ws.close(WS_CLOSE.SLOW_CONSUMER, 'slow consumer');
+    this.#readClose();
     setTimeout(() => ws.terminate(), DROP_GRACE_MS).unref();
     this.#gone();
   }
