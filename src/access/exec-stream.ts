@@ -47,6 +47,7 @@ export class ExecStream {
   #done = false;
   #stopping: Promise<void> | undefined;
   #cut: NodeJS.Timeout | undefined;
+  #resizing: Promise<void> = Promise.resolve();
   /** The end of the command (rejects when the engine cannot say). */
   readonly ended: Promise<ExecStreamEnd>;
   /** stop() was called before the command ended by itself (client gone, deadline, shutdown). */
@@ -99,14 +100,22 @@ export class ExecStream {
     this.#l.session.stdin?.end();
   }
 
-  /** Sets the PTY's size; without a TTY there is none to set. */
-  async resize(cols: number, rows: number): Promise<void> {
-    if (!this.#tty || this.#done) return;
-    try {
-      await this.#l.session.resize(cols, rows);
-    } catch (err) {
-      this.#log.warn({ err: (err as Error).message }, 'exec resize failed');
-    }
+  /**
+   * Sets the PTY's size; without a TTY there is none to set. One engine call at a time, in
+   * order: two sent together may be applied by the engine in either order (seen: a start
+   * size landing after the client's first resize).
+   */
+  resize(cols: number, rows: number): Promise<void> {
+    if (!this.#tty) return Promise.resolve();
+    this.#resizing = this.#resizing.then(async () => {
+      if (this.#done) return;
+      try {
+        await this.#l.session.resize(cols, rows);
+      } catch (err) {
+        this.#log.warn({ err: (err as Error).message }, 'exec resize failed');
+      }
+    });
+    return this.#resizing;
   }
 
   /** Kills the command and everything it started (idempotent); resolves once the kill ran. */
