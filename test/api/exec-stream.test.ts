@@ -1,6 +1,13 @@
+import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { auth, eventually, fakeDaemon, TEST_TOKEN, type TestDaemon } from '../helpers/app.js';
+import { parse as parseYaml } from 'yaml';
+import { pointer, validateAt, type OpenApiDoc } from '../contract/validate-response.js';
+import { auth, eventually, fakeDaemon, OPENAPI_PATH, TEST_TOKEN, type TestDaemon } from '../helpers/app.js';
 import { connect, execOutput, type WsCapture } from '../helpers/ws.js';
+
+const doc = parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as OpenApiDoc;
+/** Every JSON message a server sent in this file, checked against openapi.yaml at the end. */
+const seen: unknown[] = [];
 
 const custom = { name: 'box', template: 'custom', image: 'pinacled/testbox:1', command: ['sleep', '3600'] };
 
@@ -19,6 +26,7 @@ function base(d: TestDaemon): Promise<string> {
 /** Opens the exec stream of a pod (real loopback sockets: see logs.test.ts) and sends `first`. */
 async function open(d: TestDaemon, id: string, first?: unknown, o: { headers?: Record<string, string>; protocols?: string[] } = { headers: auth }): Promise<WsCapture> {
   const c = await connect(`${await base(d)}/v1/pods/${id}/exec/stream`, o);
+  c.ws.on('message', (data, isBinary) => void (isBinary || seen.push(JSON.parse(String(data)))));
   if (first !== undefined) c.ws.send(typeof first === 'string' || Buffer.isBuffer(first) ? first : JSON.stringify(first), { binary: Buffer.isBuffer(first) });
   return c;
 }
@@ -267,4 +275,12 @@ t.test('exec stream: daemon shutdown kills the commands of open streams', async 
   await d.close();
   t.equal(kills(d).length, 1, 'killed before close() resolved');
   t.equal((await c.closed).code, 1001);
+});
+
+t.test('exec stream: every server message seen here is an ExecStreamServerMessage of openapi.yaml', async (t) => {
+  t.ok(seen.length > 20, `${seen.length} messages`);
+  for (const m of seen) t.same(validateAt(doc, pointer('components', 'schemas', 'ExecStreamServerMessage'), m).errors, [], JSON.stringify(m).slice(0, 80));
+  const starts = [{ command: ['sh'], tty: true, cols: 120, rows: 40 }, { command: ['true'], env: { A: 'b' }, user: 'root', workdir: '/tmp', timeoutS: 30 }];
+  for (const m of starts) t.same(validateAt(doc, pointer('components', 'schemas', 'ExecStreamStart'), m).errors, [], 'a first message the tests send is documented');
+  for (const m of [{ type: 'resize', cols: 120, rows: 40 }, { type: 'eof' }]) t.same(validateAt(doc, pointer('components', 'schemas', 'ExecStreamControl'), m).errors, [], `${m.type} is documented`);
 });
