@@ -18,7 +18,7 @@ import { podRoutes } from './api/routes/pods.js';
 import { statsRoutes } from './api/routes/stats.js';
 import { templateRoutes } from './api/routes/templates.js';
 import { waitRoutes } from './api/routes/wait.js';
-import { flushQueued, selectSubprotocol, WS_CLOSE } from './api/websocket.js';
+import { flushQueued, selectSubprotocol, WS_CLOSE, WS_MAX_CLIENT_MESSAGE_BYTES } from './api/websocket.js';
 import type { ExecService } from './access/exec.js';
 import type { EventFeed } from './events/feed.js';
 import type { IdempotencyLedger } from './idempotency/ledger.js';
@@ -57,7 +57,7 @@ export interface AppDeps {
   logs?: LogService | undefined;
   /** Pod event feed (GET /v1/events and its WebSocket; absent: not served). */
   events?: EventFeed | undefined;
-  /** Exec in pods (POST /v1/pods/{id}/exec; absent: not served). */
+  /** Exec in pods (POST /v1/pods/{id}/exec and its streaming WebSocket; absent: not served). */
   exec?: ExecService | undefined;
   /** Bytes queued for a WebSocket client that does not read before it is dropped. */
   wsMaxBufferBytes?: number;
@@ -124,12 +124,13 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
   };
   const app = Fastify(opts) as unknown as FastifyInstance;
   recordRoutes(app);
-  // WebSockets (logs, events): the server answers with the subprotocol pinacled.v1 (see
-  // api/websocket.ts); clients send nothing, so frames are kept small. Registered before any
+  // WebSockets (logs, events, exec): the server answers with the subprotocol pinacled.v1 (see
+  // api/websocket.ts); clients send at most an exec's command and its stdin, in messages of
+  // at most WS_MAX_CLIENT_MESSAGE_BYTES (ws closes with 1009 beyond). Registered before any
   // hook that can answer (auth, shutdown): its onRequest hook marks upgrade requests so that a
   // refused upgrade's socket is destroyed after the answer, instead of staying open half-closed.
   await app.register(websocket, {
-    options: { maxPayload: 4096, handleProtocols: selectSubprotocol },
+    options: { maxPayload: WS_MAX_CLIENT_MESSAGE_BYTES, handleProtocols: selectSubprotocol },
     preClose(done) {
       for (const c of this.websocketServer.clients) {
         flushQueued(c);
@@ -207,7 +208,7 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
   const wsMaxBufferBytes = d.wsMaxBufferBytes ?? 4 * 1024 * 1024;
   if (d.logs) logRoutes(app, { logs: d.logs, wsMaxBufferBytes });
   if (d.events) eventRoutes(app, { events: d.events, wsMaxBufferBytes });
-  if (d.exec) execRoutes(app, d.exec);
+  if (d.exec) execRoutes(app, { exec: d.exec, engine: d.engine, wsMaxBufferBytes });
   app.get(METRICS_ROUTE, async (_req, reply) => {
     reply.type(d.metrics.registry.contentType);
     return d.metrics.registry.metrics();

@@ -270,6 +270,8 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     logs.close();
     pruner.stop();
     await app.close();
+    // Closing the sockets stopped their streaming execs; their kills finish while the engine is still ours.
+    await exec.close();
     await collector.stop();
     await reconciler.stop();
     await watcher.stop();

@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
-import { PinacledError } from '../errors.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { ExecStream, type ExecStreamSink } from './exec-stream.js';
 import { launch, targetOf, type AccessPods } from './launch.js';
+import type { ExecStreamStart } from './schemas.js';
 import { BoundedOutput } from './output.js';
+import { startFailure } from './start-failure.js';
 
 export interface ExecRequest {
   command: string[];
@@ -40,22 +42,6 @@ export interface ExecServiceOptions {
 /** After a kill, the engine stream gets this long to end before it is cut. */
 const AFTER_KILL_MS = 5000;
 
-/**
- * The engine reports an exec it could not start (unknown user, missing working directory) as
- * exit code 126 with its reason as output. Those are the request's fault: a 400 naming the field.
- */
-function startFailure(r: ExecResult): PinacledError | undefined {
-  if (r.exitCode !== 126) return undefined;
-  const text = r.stdout + r.stderr;
-  if (/unable to find (user|group)|no matching entries in (passwd|group)/i.test(text)) {
-    return new PinacledError('PINACLED_ERR_VALIDATION', 'The user does not exist in the pod', { fields: [{ field: 'user', message: 'no such user in the pod' }] });
-  }
-  if (/initial working directory|chdir/i.test(text) && /no such file|not a directory/i.test(text)) {
-    return new PinacledError('PINACLED_ERR_VALIDATION', 'The working directory does not exist in the pod', { fields: [{ field: 'workdir', message: 'no such directory in the pod' }] });
-  }
-  return undefined;
-}
-
 /** Name of the program, for metrics-free logs and events: never its arguments. */
 export function commandName(command: string[]): string {
   const first = command[0] ?? '';
@@ -64,6 +50,8 @@ export function commandName(command: string[]): string {
 
 export class ExecService {
   readonly #o: ExecServiceOptions;
+  /** Streaming execs in progress, stopped (their commands killed) by close(). */
+  readonly #streams = new Set<ExecStream>();
 
   constructor(o: ExecServiceOptions) {
     this.#o = o;
@@ -121,12 +109,46 @@ export class ExecService {
         timedOut,
         durationMs: Math.round(performance.now() - started),
       };
-      const refused = startFailure(r);
+      const refused = startFailure(r.exitCode, r.stdout + r.stderr);
       if (refused) throw refused;
       outcome = timedOut ? 'timeout' : cancelled ? 'cancelled' : r.exitCode === 0 ? 'ok' : 'nonzero';
       return r;
     } finally {
       this.#o.onExec?.({ podId: t.podId, podName: t.podName, kind: 'exec', command: commandName(req.command), outcome, seconds: (performance.now() - started) / 1000 });
     }
+  }
+
+  /**
+   * Starts a streaming exec whose output goes to `sink`. The caller owns the stream: it stops
+   * it when its client goes away. Ends (its `ended`) at the command's end or its deadline.
+   */
+  async stream(podId: string, req: ExecStreamStart, sink: ExecStreamSink): Promise<ExecStream> {
+    const t = this.target(podId);
+    const started = performance.now();
+    const deadlineS = req.timeoutS ?? this.#o.defaultTimeoutS;
+    const tty = req.tty ?? false;
+    const report = (outcome: ExecOutcome) =>
+      this.#o.onExec?.({ podId: t.podId, podName: t.podName, kind: 'stream', command: commandName(req.command), outcome, seconds: (performance.now() - started) / 1000 });
+    let s: ExecStream;
+    try {
+      const l = await launch(this.#o.runtime, t, { command: req.command, env: req.env, user: req.user, workdir: req.workdir, tty, stdin: true, deadlineS }, this.#o.log);
+      s = new ExecStream(l, { deadlineS, tty, sink, log: this.#o.log });
+    } catch (err) {
+      report('error');
+      throw err;
+    }
+    this.#streams.add(s);
+    // The engine's API 1.41 cannot size a PTY before the exec starts: right after is the earliest.
+    if (req.cols !== undefined && req.rows !== undefined) void s.resize(req.cols, req.rows);
+    s.ended.then(
+      (e) => report(e.refused ? 'error' : e.timedOut ? 'timeout' : s.stopped ? 'cancelled' : e.exitCode === 0 ? 'ok' : 'nonzero'),
+      () => report('error'),
+    ).finally(() => this.#streams.delete(s));
+    return s;
+  }
+
+  /** Kills the commands of every streaming exec still open (daemon shutdown). */
+  async close(): Promise<void> {
+    await Promise.all([...this.#streams].map((s) => s.stop()));
   }
 }

@@ -39,3 +39,25 @@ export const execSchema = z.strictObject({
     .refine((s) => Buffer.byteLength(s) <= EXEC_STDIN_MAX_BYTES, `must be at most ${EXEC_STDIN_MAX_BYTES} bytes`)
     .optional(),
 });
+
+/** A terminal size, in character cells. */
+const cells = z.number().int().min(1).max(1000);
+
+/**
+ * The first message of a streaming exec: the one-shot rules, with a TTY and its size instead of
+ * `stdin` (which streams). `timeoutS` is the stream's deadline.
+ */
+export const execStreamStartSchema = execSchema
+  .omit({ stdin: true })
+  .extend({ tty: z.boolean().optional(), cols: cells.optional(), rows: cells.optional() })
+  .refine((r) => r.tty === true || (r.cols === undefined && r.rows === undefined), { message: 'cols and rows need tty: true', path: ['tty'] })
+  .refine((r) => (r.cols === undefined) === (r.rows === undefined), { message: 'give both cols and rows', path: ['cols'] });
+
+/** Control messages of a streaming exec after the first (JSON text frames). */
+export const execStreamControlSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('resize'), cols: cells, rows: cells }),
+  z.strictObject({ type: z.literal('eof') }),
+]);
+
+export type ExecStreamStart = z.infer<typeof execStreamStartSchema>;
+export type ExecStreamControl = z.infer<typeof execStreamControlSchema>;

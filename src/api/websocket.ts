@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { PinacledError } from '../errors.js';
-import { TextFrameBatch } from './ws-frames.js';
+import { FrameBatch } from './ws-frames.js';
 
 /**
  * WebSocket conventions shared by the log and event streams (openapi.yaml describes them).
@@ -14,13 +14,28 @@ import { TextFrameBatch } from './ws-frames.js';
  */
 export const WS_SUBPROTOCOL = 'pinacled.v1';
 
-/** Close codes. 4001 is ours: the client did not read fast enough and was dropped. */
+/**
+ * Close codes. 4001 is ours: the client did not read fast enough and was dropped. A stream
+ * that ends with a problem after the handshake (exec: a bad first message, a pod that stopped
+ * meanwhile) sends it as a JSON message and closes with 4000 + its HTTP status (wsProblemClose).
+ */
 export const WS_CLOSE = {
   NORMAL: 1000,
   GOING_AWAY: 1001,
   INTERNAL_ERROR: 1011,
   SLOW_CONSUMER: 4001,
 } as const;
+
+/** The close code of a stream ended by a problem of HTTP status `status` (4400, 4409, 4503...). */
+export function wsProblemClose(status: number): number {
+  return 4000 + status;
+}
+
+/**
+ * The largest message a client may send (an exec's first message, a chunk of its stdin): ws
+ * closes a connection with 1009 beyond it. Each connection assembles at most one such message.
+ */
+export const WS_MAX_CLIENT_MESSAGE_BYTES = 64 * 1024;
 
 /** Ping interval; a client that has not answered the previous ping is cut off. */
 export const HEARTBEAT_MS = 30_000;
@@ -77,7 +92,7 @@ export function flushQueued(ws: WebSocket): void {
 }
 
 /**
- * A JSON-message WebSocket with a bounded send buffer: when more than `maxBufferBytes` are
+ * A WebSocket of JSON text messages (and, for exec, binary data messages) with a bounded send buffer: when more than `maxBufferBytes` are
  * queued for a client (it does not read, or reads too slowly), it is dropped with close code
  * 4001 instead of growing the daemon's memory. Pings detect dead peers.
  *
@@ -98,9 +113,12 @@ export class JsonSocket {
   #alive = true;
   /** Frames are written by us (no extension negotiated); else every message goes through ws.send. */
   readonly #socket: { write(b: Buffer): boolean } | undefined;
-  readonly #out = new TextFrameBatch();
+  readonly #out = new FrameBatch();
   #flushQueued = false;
   #lastWriteAt = -Infinity;
+  #onMessage: ((data: Buffer, isBinary: boolean) => void) | undefined;
+  /** While we do not read the client, its pongs are not read either: no heartbeat verdict. */
+  #inputPaused = false;
 
   constructor(ws: WebSocket, o: { maxBufferBytes: number; heartbeatMs?: number; log?: Pick<FastifyBaseLogger, 'info'> }) {
     this.#ws = ws;
@@ -113,11 +131,13 @@ export class JsonSocket {
     this.#socket = ws.extensions === '' ? socket : undefined;
     jsonSockets.set(ws, this);
     ws.on('pong', () => (this.#alive = true));
-    // Clients have nothing to say on these streams; anything they send is ignored.
-    ws.on('message', () => undefined);
+    // Clients have nothing to say on most streams: what they send is ignored unless the
+    // stream's owner listens (onMessage).
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage?.(data, isBinary));
     ws.on('close', () => this.#gone());
     ws.on('error', () => this.#gone());
     this.#heartbeat = setInterval(() => {
+      if (this.#inputPaused) return;
       if (!this.#alive) return ws.terminate();
       this.#alive = false;
       ws.ping();
@@ -138,6 +158,36 @@ export class JsonSocket {
     this.sendJson(JSON.stringify(msg));
   }
 
+  /** The client's messages (the server's ws delivers each as one Buffer: its default binaryType). */
+  onMessage(fn: (data: Buffer, isBinary: boolean) => void): void {
+    this.#onMessage = fn;
+  }
+
+  /** Stops reading from the client (backpressure on its input); resumeInput() reads again. */
+  pauseInput(): void {
+    this.#inputPaused = true;
+    if (!this.#closed) this.#ws.pause();
+  }
+
+  resumeInput(): void {
+    this.#inputPaused = false;
+    if (!this.#closed) this.#ws.resume();
+  }
+
+  /**
+   * Sends a binary message: `prefix` (one byte), then `data`. Queued with the JSON messages, in
+   * order, under the same limit.
+   */
+  sendBinary(data: Buffer, prefix?: number): void {
+    if (this.#closed || this.#ws.readyState !== this.#ws.OPEN) return;
+    if (!this.#socket) this.#ws.send(prefix === undefined ? data : Buffer.concat([Buffer.of(prefix), data]), { binary: true });
+    else {
+      this.#out.addBinary(data, prefix);
+      this.#queued();
+    }
+    if (this.queuedBytes > this.#max) this.overflow();
+  }
+
   /**
    * Sends a message already serialized (`text` must be JSON). `ascii`: the caller knows every
    * character of it is below 0x80 (it is then framed without an encoder call).
@@ -149,15 +199,20 @@ export class JsonSocket {
     } else {
       if (ascii) this.#out.addAscii(text);
       else this.#out.add(text);
-      if (this.#out.bytes >= FLUSH_BYTES) this.flush();
-      else if (!this.#flushQueued) {
-        this.#flushQueued = true;
-        const wait = this.#lastWriteAt + FLUSH_INTERVAL_MS - performance.now();
-        if (wait > 0) setTimeout(this.#flushLater, wait);
-        else setImmediate(this.#flushLater);
-      }
+      this.#queued();
     }
     if (this.queuedBytes > this.#max) this.overflow();
+  }
+
+  /** A message was added to the batch: write now, or schedule the write. */
+  #queued(): void {
+    if (this.#out.bytes >= FLUSH_BYTES) this.flush();
+    else if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      const wait = this.#lastWriteAt + FLUSH_INTERVAL_MS - performance.now();
+      if (wait > 0) setTimeout(this.#flushLater, wait);
+      else setImmediate(this.#flushLater);
+    }
   }
 
   /** Bytes queued for the client and not yet taken by the kernel: ours, then ws's and the socket's. */
@@ -178,7 +233,15 @@ export class JsonSocket {
     if (this.#closed) return;
     this.flush();
     this.#ws.close(code, reason);
+    this.#readClose();
     this.#gone();
+  }
+
+  /** A paused input would never read the client's close frame: the handshake needs it. */
+  #readClose(): void {
+    if (!this.#inputPaused) return;
+    this.#inputPaused = false;
+    this.#ws.resume();
   }
 
   /** Drops a client that does not keep up: close 4001, cut off if it does not answer. */
@@ -188,6 +251,7 @@ export class JsonSocket {
     this.#log?.info({ bufferedBytes: this.queuedBytes, limit: this.#max }, 'websocket client dropped: slow consumer (close 4001)');
     this.#out.clear();
     ws.close(WS_CLOSE.SLOW_CONSUMER, 'slow consumer');
+    this.#readClose();
     setTimeout(() => ws.terminate(), DROP_GRACE_MS).unref();
     this.#gone();
   }

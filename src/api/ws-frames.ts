@@ -1,6 +1,6 @@
 /**
- * WebSocket text frames as a server sends them (RFC 6455 section 5.2: FIN set, opcode 1, no
- * mask, no extension bits), several in one buffer. A burst of short messages (log lines) then
+ * WebSocket frames as a server sends them (RFC 6455 section 5.2: FIN set, opcode 1 for text and
+ * 2 for binary, no mask, no extension bits), several in one buffer. A burst of short messages (log lines) then
  * leaves in one socket write instead of one write per message: ws writes each frame on its
  * own, and the engine hands the daemon one log line per chunk, so batching "per engine chunk"
  * batches nothing.
@@ -14,20 +14,23 @@ export function frameHeaderBytes(n: number): number {
 /** Headers of the frames of under 126 payload bytes, one character per byte. */
 const SHORT_HEADERS = Array.from({ length: 126 }, (_, n) => `\x81${String.fromCharCode(n)}`);
 
-/** The header of a final, unmasked text frame of `n` payload bytes, one character per byte. */
-function headerChars(n: number): string {
-  if (n < 126) return SHORT_HEADERS[n]!;
-  if (n < 65536) return `\x81\x7e${String.fromCharCode(n >>> 8, n & 0xff)}`;
+const TEXT = '\x81';
+const BINARY = '\x82';
+
+/** The header of a final, unmasked frame of `n` payload bytes (text unless `first` says binary), one character per byte. */
+function headerChars(n: number, first = TEXT): string {
+  if (n < 126) return first === TEXT ? SHORT_HEADERS[n]! : `${first}${String.fromCharCode(n)}`;
+  if (n < 65536) return `${first}\x7e${String.fromCharCode(n >>> 8, n & 0xff)}`;
   const hi = Math.floor(n / 2 ** 32);
   const lo = n >>> 0;
-  return `\x81\x7f${String.fromCharCode(hi >>> 24, (hi >>> 16) & 0xff, (hi >>> 8) & 0xff, hi & 0xff, lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff)}`;
+  return `${first}\x7f${String.fromCharCode(hi >>> 24, (hi >>> 16) & 0xff, (hi >>> 8) & 0xff, hi & 0xff, lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff)}`;
 }
 
 /** Smallest buffer a batch starts with. */
 const MIN_CAPACITY = 1024;
 
 /**
- * Text messages framed, in order, into one buffer; take() hands the frames over for one
+ * Messages framed, in order, into one buffer; take() hands the frames over for one
  * socket write. A message's payload is the UTF-8 bytes ws.send(text) would send:
  * - add(text): encoded straight into the buffer, after room for the header its character
  *   count implies; the rare message whose bytes need a longer header is moved up;
@@ -36,7 +39,7 @@ const MIN_CAPACITY = 1024;
  *   copied into the buffer in one pass when another add() comes or at take(). A burst of log
  *   lines costs a string concatenation each instead of an encoder call each.
  */
-export class TextFrameBatch {
+export class FrameBatch {
   #buf = Buffer.allocUnsafe(MIN_CAPACITY);
   #off = 0;
   /** Frames added by addAscii() and not yet in #buf, one character per byte. */
@@ -66,6 +69,22 @@ export class TextFrameBatch {
     if (head !== guess) this.#buf.copyWithin(start + head, start + guess, start + guess + n);
     this.#buf.write(headerChars(n), start, 'latin1');
     this.#off = start + head + n;
+    this.#size++;
+  }
+
+  /**
+   * A binary message: `prefix` (one byte, e.g. exec's stream number) then `data`, copied
+   * into the batch (the caller may reuse `data`).
+   */
+  addBinary(data: Buffer, prefix?: number): void {
+    this.#settle();
+    const n = data.length + (prefix === undefined ? 0 : 1);
+    const head = frameHeaderBytes(n);
+    if (this.#buf.length - this.#off < head + n) this.#grow(head + n);
+    let at = this.#off + this.#buf.write(headerChars(n, BINARY), this.#off, 'latin1');
+    if (prefix !== undefined) this.#buf[at++] = prefix;
+    data.copy(this.#buf, at);
+    this.#off = at + data.length;
     this.#size++;
   }
 

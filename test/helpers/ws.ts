@@ -2,8 +2,12 @@ import WebSocket from 'ws';
 
 export interface WsCapture {
   ws: WebSocket;
-  /** Parsed JSON messages, in order. */
+  /** Parsed JSON (text) messages, in order. */
   msgs: any[];
+  /** Binary messages, in order (exec output: a stream byte, then data). */
+  binary: Buffer[];
+  /** Resolves once the binary messages so far satisfy `pred` (or rejects after timeoutMs). */
+  untilBinary(pred: (frames: Buffer[]) => boolean, timeoutMs?: number): Promise<void>;
   /** Resolves with the close code and reason (1006: the connection dropped without a close frame). */
   closed: Promise<{ code: number; reason: string; at: number }>;
   /** Resolves once a message matching `pred` arrived (or rejects after timeoutMs). */
@@ -13,8 +17,20 @@ export interface WsCapture {
 /** Records everything a client WebSocket receives. */
 export function capture(ws: WebSocket): WsCapture {
   const msgs: any[] = [];
+  const binary: Buffer[] = [];
   const waiters = new Set<{ pred: (m: any) => boolean; resolve: (m: any) => void }>();
-  ws.on('message', (data) => {
+  const binaryWaiters = new Set<{ pred: (f: Buffer[]) => boolean; resolve: () => void }>();
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (isBinary) {
+      binary.push(data);
+      for (const w of [...binaryWaiters]) {
+        if (w.pred(binary)) {
+          binaryWaiters.delete(w);
+          w.resolve();
+        }
+      }
+      return;
+    }
     const m = JSON.parse(String(data));
     msgs.push(m);
     for (const w of [...waiters]) {
@@ -31,7 +47,18 @@ export function capture(ws: WebSocket): WsCapture {
   return {
     ws,
     msgs,
+    binary,
     closed,
+    untilBinary(pred, timeoutMs = 10_000) {
+      if (pred(binary)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const w = { pred, resolve };
+        binaryWaiters.add(w);
+        setTimeout(() => {
+          if (binaryWaiters.delete(w)) reject(new Error(`binary messages did not match within ${timeoutMs} ms (${binary.length} received)`));
+        }, timeoutMs).unref();
+      });
+    },
     until(pred, timeoutMs = 10_000) {
       const hit = msgs.find(pred);
       if (hit) return Promise.resolve(hit);
@@ -63,4 +90,9 @@ export function connect(url: string, o: { headers?: Record<string, string>; prot
     });
     ws.once('error', reject);
   });
+}
+
+/** The bytes of one output stream of an exec (1 stdout, 2 stderr) from its binary messages. */
+export function execOutput(frames: Buffer[], stream: number): Buffer {
+  return Buffer.concat(frames.filter((f) => f[0] === stream).map((f) => f.subarray(1)));
 }
