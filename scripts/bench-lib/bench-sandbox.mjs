@@ -1,5 +1,5 @@
 import { cpuSettledAll, cpuWindow, benchNetwork, devPod, removeDevPod, timedInPod, waitForHttp } from './dev-pods.mjs';
-import { containerMemory, containerPids, engineNofileLimit, rawCreate, rawDelete } from './engine.mjs';
+import { containerMemory, containerPids, docker, engineNofileLimit, rawCreate, rawDelete } from './engine.mjs';
 import { sandboxRuntimes, templateDefaults } from './runtimes.mjs';
 import { pool, sleep, summarize } from './stats.mjs';
 import { VITE_COMMAND, VITE_FILES, VITE_PORT, prepareVite } from './vite-project.mjs';
@@ -23,7 +23,7 @@ const BASE_IDLE = { entrypoint: ['/usr/bin/tini', '-g', '--'], cmd: ['sleep', 'i
  * all alike; figures are medians. Measured: create+start of pinacled's raw pod, the idle
  * memory and host pids of a few of them (cgroup files), syscall-heavy jobs and Node's startup
  * in a base pod, HTTP requests/s from busybox httpd, and the idle CPU of a `nextjs` pod's
- * `next dev` and of a Vite dev server once their CPU has settled (cgroup cpuacct).
+ * `next dev`, of a `base` pod's code-server and of a Vite dev server once their CPU has settled (cgroup cpuacct).
  */
 export async function benchSandbox(ctx) {
   const q = ctx.quick;
@@ -106,22 +106,36 @@ export async function benchSandbox(ctx) {
         for (const rt of names) pods[rt] = await rawCreate(opts(rt, { command: HTTPD }));
         for (const rt of names) await waitForHttp(pods[rt].hostPort, '/', (s) => s === 200, 30_000);
         const rounds = perRuntime(() => []);
-        for (const rt of names) await wrk(`http://127.0.0.1:${pods[rt].hostPort}/`, { seconds: 1 });
+        const failed = {};
+        // A pod that stops serving (its sandbox died, say) is reported with its state; the others go on.
+        const load = async (rt, seconds) => {
+          if (failed[rt]) return;
+          try {
+            const r = await wrk(`http://127.0.0.1:${pods[rt].hostPort}/`, { seconds });
+            if (seconds === n.httpSeconds) rounds[rt].push(r);
+          } catch (err) {
+            const st = await docker.getContainer(pods[rt].id).inspect().then((i) => i.State, () => null);
+            failed[rt] = `${err.message.split('\n').slice(1).join(' ').trim() || err.message} (container ${st ? `${st.Status}, exit ${st.ExitCode}${st.OOMKilled ? ', OOM-killed' : ''}` : 'gone'})`;
+            ctx.log(`  ${rt}: httpd stopped answering: ${failed[rt]}`);
+          }
+        };
+        for (const rt of names) await load(rt, 1);
         for (let i = 0; i < n.httpRounds; i++) {
-          for (const rt of order(i)) rounds[rt].push(await wrk(`http://127.0.0.1:${pods[rt].hostPort}/`, { seconds: n.httpSeconds }));
+          for (const rt of order(i)) await load(rt, n.httpSeconds);
           ctx.progress(i + 1, n.httpRounds, 'wrk rounds');
         }
         return perRuntime((rt) => ({
           rps: summarize(rounds[rt].map((r) => r.rps)),
           p99Ms: summarize(rounds[rt].map((r) => r.p99)),
           errors: rounds[rt].reduce((a, r) => a + r.non2xx + r.socketErrors, 0),
+          ...(failed[rt] ? { failed: failed[rt] } : {}),
         }));
       } finally {
         await Promise.all(Object.values(pods).map((p) => rawDelete(p, 2)));
       }
     });
 
-    const devIdle = await phase(`idle CPU of next dev and Vite (${n.idleWindowS} s after settling)`, () => benchDevIdle(ctx, names, net.name, n.idleWindowS));
+    const devIdle = await phase(`idle CPU of next dev, code-server and Vite (${n.idleWindowS} s after settling)`, () => benchDevIdle(ctx, names, net.name, n.idleWindowS));
     return {
       runs: n.runs,
       counts: n,
@@ -144,7 +158,7 @@ export async function benchSandbox(ctx) {
 
 /**
  * Idle CPU of a `nextjs` pod (code-server + `next dev`, started as test/images/images.test.ts
- * starts it) and of a Vite dev server over VITE_FILES source files (pinacled/base, the project
+ * starts it), of a `base` pod (code-server alone) and of a Vite dev server over VITE_FILES source files (pinacled/base, the project
  * copied onto /workspace), one of each per runtime, all running at once: each must answer, then
  * settle (cpuSettled), then every pod is measured over the same window.
  */
@@ -155,6 +169,7 @@ async function benchDevIdle(ctx, names, network, windowS) {
   try {
     for (const rt of names) {
       pods.push({ kind: 'nextjs', rt, started: Date.now(), pod: await devPod({ runtime: rt, image: 'pinacled/nextjs', network, ports: [3000, 8080] }) });
+      pods.push({ kind: 'base', rt, started: Date.now(), pod: await devPod({ runtime: rt, image: 'pinacled/base', network, ports: [8080] }) });
       if (!vite.skipped) pods.push({ kind: 'vite', rt, started: Date.now(), pod: await devPod({ runtime: rt, image: 'pinacled/base', network, ports: [VITE_PORT], entrypoint: ['/usr/bin/tini', '-g', '--'], cmd: VITE_COMMAND, archive: vite.dir, noHealthcheck: true }) });
     }
     const answered = await Promise.allSettled(
@@ -162,6 +177,8 @@ async function benchDevIdle(ctx, names, network, windowS) {
         if (p.kind === 'nextjs') {
           p.firstAnswerMs = await waitForHttp(p.pod.hostPort(3000), '/', (s) => s === 200, 600_000, p.started);
           await waitForHttp(p.pod.hostPort(8080), '/', (s) => s === 200 || s === 302, 120_000);
+        } else if (p.kind === 'base') {
+          p.firstAnswerMs = await waitForHttp(p.pod.hostPort(8080), '/', (s) => s === 200 || s === 302, 300_000, p.started);
         } else {
           p.firstAnswerMs = await waitForHttp(p.pod.hostPort(VITE_PORT), '/', (s) => s === 200, 300_000, p.started);
           await waitForHttp(p.pod.hostPort(VITE_PORT), '/src/main.js', (s) => s === 200, 60_000);
@@ -182,7 +199,7 @@ async function benchDevIdle(ctx, names, network, windowS) {
       Object.fromEntries(
         pods.filter((p) => p.kind === kind).map((p) => [p.rt, { cpuPercent: p.cpuPercent ?? null, sliceMedianPercent: p.sliceMedianPercent ?? null, slices: p.slices ?? [], settled: p.settled ?? false, settleWindows: p.settleWindows ?? [], firstAnswerMs: p.firstAnswerMs ?? null, ...(p.error ? { error: p.error } : {}) }]),
       );
-    return { windowS, side: 'all pods at once', nextjs: of('nextjs'), vite: vite.skipped ? { skipped: vite.skipped } : { version: vite.version, files: VITE_FILES, runtimes: of('vite') } };
+    return { windowS, side: 'all pods at once', nextjs: of('nextjs'), base: of('base'), vite: vite.skipped ? { skipped: vite.skipped } : { version: vite.version, files: VITE_FILES, runtimes: of('vite') } };
   } finally {
     await Promise.all(pods.map((p) => removeDevPod(p.pod)));
   }
