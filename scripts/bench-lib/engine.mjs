@@ -84,7 +84,8 @@ async function rawNetwork(id, labels) {
 /** A raw-dockerode pod: what pinacled's create does minus pinacled ([network,] volume, create, start, inspect). */
 export async function rawCreate({ runtime = 'runsc', command, nofile } = {}) {
   const id = `r${shortId()}`;
-  const pod = podFor({ id, name: id, runtime, hostPort: rawPort(), command, containerName: `pinacled-bench-raw-${id}`, volumeName: `pinacled-bench-raw-ws-${id}` });
+  const hostPort = rawPort();
+  const pod = podFor({ id, name: id, runtime, hostPort, command, containerName: `pinacled-bench-raw-${id}`, volumeName: `pinacled-bench-raw-ws-${id}` });
   const body = await rawCreateBody(pod);
   if (nofile) body.HostConfig.Ulimits = body.HostConfig.Ulimits.map((u) => (u.Name === 'nofile' ? { ...u, Soft: nofile, Hard: nofile } : u));
   const ownerLabels = { 'dev.pinacle.managed': 'true', 'dev.pinacle.pod-id': id, [STORE_ID_LABEL]: RAW_STORE_ID, [BENCH_LABEL]: 'true' };
@@ -110,7 +111,7 @@ export async function rawCreate({ runtime = 'runsc', command, nofile } = {}) {
   const info = await c.inspect();
   steps.inspect = msSince(t);
   if (!info.State.Running) throw new Error(`raw pod ${pod.containerName} is ${info.State.Status} after start`);
-  return { id: c.id, name: pod.containerName, volume: pod.volumeName, network, ms: msSince(t0), steps };
+  return { id: c.id, name: pod.containerName, volume: pod.volumeName, network, hostPort, ms: msSince(t0), steps };
 }
 
 /** What pinacled's delete does (stop with grace, remove, remove the volume). */

@@ -4,6 +4,7 @@ import os from 'node:os';
 import { promisify } from 'node:util';
 import { docker } from './engine.mjs';
 import { ROOT } from './fixtures.mjs';
+import { RUNSC_STATE } from './runtimes.mjs';
 
 const run = promisify(execFile);
 const sh = (cmd, args, opts = {}) =>
@@ -25,12 +26,22 @@ export async function describeMachine() {
     os: /PRETTY_NAME="([^"]+)"/.exec(osRelease)?.[1] ?? 'unknown',
     node: process.version,
     docker: { version: version.Version, apiVersion: version.ApiVersion, storageDriver: info.Driver, cgroupDriver: info.CgroupDriver, cgroupVersion: info.CgroupVersion, runtimes: info.Runtimes, defaultRuntime: info.DefaultRuntime },
-    runsc: (await sh('runsc', ['--version']))?.split('\n')[0] ?? null,
+    // The build registered as `runsc` (the host setup may register one that is not on PATH).
+    runsc: registeredRunsc() ?? (await sh('runsc', ['--version']))?.split('\n')[0] ?? null,
     wrk: (await sh('sh', ['-c', 'wrk --version 2>&1 | head -n 1'])) ?? null,
     git: { commit: await sh('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }), uncommittedFiles: dirty === null ? null : dirty.split('\n').filter(Boolean).length },
     load: loadNow(),
     otherContainersRunning: info.ContainersRunning,
   };
+}
+
+function registeredRunsc() {
+  try {
+    const s = JSON.parse(readFileSync(RUNSC_STATE, 'utf8'));
+    return s.version ? `${s.version} (${s.platform ?? '?'}, ${s.network ?? '?'})` : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Load average and running containers right now: the noise a shared machine adds. */

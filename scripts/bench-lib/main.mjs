@@ -18,7 +18,7 @@ import { ROOT, createBody, shortId } from './fixtures.mjs';
 import { closeAgent } from './http.mjs';
 import { acquireLock } from './lock.mjs';
 import { describeMachine, loadNow } from './machine.mjs';
-import { NOTES, TARGET_HEAD, evaluateTargets, measurementRows, resultsMarkdown, targetRows, textTable } from './report.mjs';
+import { NOTES, TARGET_HEAD, evaluateTargets, measurementRows, resultsMarkdown, sandboxMarkdown, sandboxTable, targetRows, textTable } from './report.mjs';
 
 const SECTIONS = {
   create: benchCreate,
@@ -151,6 +151,11 @@ async function main() {
   results.targets = evaluateTargets(sections);
   const rows = measurementRows(sections);
   log(`\n${textTable(rows)}\n\n${textTable(targetRows(results.targets), TARGET_HEAD)}`);
+  const sbt = sandboxTable(sections.sandbox);
+  if (sbt) {
+    log(`\nsandbox runtimes, side by side (medians):\n${textTable(sbt.rows, sbt.head)}\n\nratios (x runc / x 2022 build):\n${textTable(sbt.ratioRows, sbt.head)}`);
+    log(`\nas markdown:\n${sandboxMarkdown(sections.sandbox)}`);
+  }
   for (const p of profiling.profiles) {
     log(`\nprofile of ${p.daemon} (busy ${p.busyPercentOfWall}% of wall time; ${p.file}):`);
     log(textTable(p.modules.slice(0, 8).map((m) => [m.name, `${m.percent}%`]), ['module (self time)', 'share']));
