@@ -2,6 +2,8 @@ import { Gauge, type Registry } from 'prom-client';
 import type { BuildInfo } from '../build-info.js';
 import type { Readiness } from '../api/routes/health.js';
 import type { EngineHealth } from '../pods/engine-monitor.js';
+import { runtimeNetwork } from '../pods/runtime-choice.js';
+import { isGvisor } from '../pods/spec.js';
 
 export interface DaemonMetricsDeps {
   build: BuildInfo;
@@ -45,6 +47,20 @@ export function registerDaemonMetrics(registry: Registry, d: DaemonMetricsDeps):
         },
         1,
       );
+    },
+  });
+  new Gauge({
+    name: 'pinacled_runtime_info',
+    help: "Always 1, one series per gVisor runtime registered in the engine: its binary (the host setup's names carry the build, e.g. runsc-netstack-20240729), platform (--platform, or the build's default) and network stack (netstack: gVisor's own; host: the host kernel's)",
+    labelNames: ['runtime', 'path', 'platform', 'network'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const info = d.engine.health.info;
+      for (const runtime of info?.runtimes.filter(isGvisor) ?? []) {
+        const platform = info?.runtimeArgs?.[runtime]?.find((a) => a.startsWith('--platform='))?.slice('--platform='.length) ?? 'default';
+        this.set({ runtime, path: info?.runtimePaths?.[runtime] ?? runtime, platform, network: (info && runtimeNetwork(info, runtime)) ?? 'unknown' }, 1);
+      }
     },
   });
   new Gauge({

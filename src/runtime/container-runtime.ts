@@ -124,6 +124,8 @@ export interface EngineInfo {
   runtimes: string[];
   /** runtimeArgs of each registered runtime (e.g. `--network=host`, `--platform=ptrace`). */
   runtimeArgs?: Record<string, string[]>;
+  /** The binary each registered runtime runs (the host setup's names carry the gVisor build). */
+  runtimePaths?: Record<string, string>;
   defaultRuntime: string;
   cgroupVersion: string;
   cgroupDriver: string;

@@ -78,6 +78,9 @@ export class DockerRuntime implements ContainerRuntime {
           Array.isArray(r?.runtimeArgs) ? r.runtimeArgs.map(String) : [],
         ]),
       ),
+      runtimePaths: Object.fromEntries(
+        Object.entries((info.Runtimes ?? {}) as Record<string, { path?: unknown }>).map(([n, r]) => [n, String(r?.path ?? n)]),
+      ),
       defaultRuntime: String(info.DefaultRuntime ?? 'runc'),
       cgroupVersion: String(info.CgroupVersion ?? '1'),
       cgroupDriver: String(info.CgroupDriver ?? 'cgroupfs'),

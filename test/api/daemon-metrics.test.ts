@@ -55,6 +55,20 @@ t.test('pinacled_build_info: version, commit, node, engine version, runtime and 
   t.same(named(m, 'pinacled_build_info').map((k) => /runtime_mode="([^"]+)"/.exec(k)?.[1]), ['unavailable']);
 });
 
+t.test('pinacled_runtime_info: each registered gVisor runtime with its binary, platform and network stack', async (t) => {
+  const runtime = new FakeRuntime();
+  runtime.runtimes = ['runc', 'runsc', 'runsc-ptrace', 'runsc-hostinet'];
+  runtime.runtimePaths = { runc: 'runc', runsc: '/usr/local/lib/pinacled/runsc-netstack-20240729', 'runsc-ptrace': '/usr/local/lib/pinacled/runsc-netstack-20240729', 'runsc-hostinet': '/usr/local/lib/pinacled/runsc-debian-trixie/runsc' };
+  runtime.runtimeArgs = { runsc: [], 'runsc-ptrace': ['--platform=ptrace'], 'runsc-hostinet': ['--network=host'] };
+  const d = await daemon(t, new FakeFirewall(), runtime);
+  const m = await scrape(d);
+  t.same(named(m, 'pinacled_runtime_info').sort(), [
+    'pinacled_runtime_info{runtime="runsc",path="/usr/local/lib/pinacled/runsc-netstack-20240729",platform="default",network="netstack"}',
+    'pinacled_runtime_info{runtime="runsc-hostinet",path="/usr/local/lib/pinacled/runsc-debian-trixie/runsc",platform="default",network="host"}',
+    'pinacled_runtime_info{runtime="runsc-ptrace",path="/usr/local/lib/pinacled/runsc-netstack-20240729",platform="ptrace",network="netstack"}',
+  ], 'one series per gVisor runtime; runc is not one');
+});
+
 t.test('readiness gauges follow /readyz: engine, runtime, reconcile and firewall', async (t) => {
   const fw = new FakeFirewall();
   const runtime = new FakeRuntime();

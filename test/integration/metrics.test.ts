@@ -12,6 +12,7 @@ import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
 import { eventually } from '../helpers/app.js';
 import { realDaemon, TEST_IMAGE, type RealDaemon } from '../helpers/daemon.js';
 import { parseMetrics } from '../helpers/metrics-text.js';
+import { runscState } from '../helpers/sandbox.js';
 
 /*
  * Resource usage against real runsc pods: accuracy of the collector's cgroup readings, the
@@ -261,6 +262,11 @@ t.test('collector accuracy, /metrics and scrape cost against real runsc pods', a
     t.equal(pm.get('pinacled_pods{state="running"}'), 3);
     t.equal(pm.get('pinacled_pod_operation_duration_seconds_count{operation="create",outcome="success"}'), 3);
     t.equal((await scrape(d.token)).status, 403, 'the API token does not open /metrics when PINACLED_METRICS_TOKEN is set');
+    // What the host setup registered (scripts/lib/runsc.sh), as the engine reports it.
+    const state = runscState();
+    const runsc = [...pm.keys()].find((k) => k.startsWith('pinacled_runtime_info{runtime="runsc",'));
+    t.ok(runsc, `runtime info for runsc: ${runsc}`);
+    if (state) t.match(runsc, `network="${state.registered.runsc?.network}"`, "runsc's network stack as registered");
 
     // Stopped: counters of the last run stay, usage gauges go. Deleted: nothing at the next scrape.
     const stop = await d.request('POST', `/v1/pods/${cpu.id}/stop?timeout=0`);

@@ -43,6 +43,8 @@ export class FakeRuntime implements ContainerRuntime {
   runtimes = ['runc', 'runsc'];
   /** runtimeArgs per runtime, as `docker info` reports them (absent: none). */
   runtimeArgs: Record<string, string[]> = {};
+  /** The binary of each runtime, as `docker info` reports it (absent: the name). */
+  runtimePaths: Record<string, string> = {};
   down = false;
   readonly containers = new Map<string, FakeContainer>();
   readonly volumes = new Map<string, VolumeSummary>();
@@ -95,7 +97,7 @@ export class FakeRuntime implements ContainerRuntime {
 
   async info(): Promise<EngineInfo> {
     await this.#enter('info');
-    return { version: 'fake', apiVersion: '1.41', runtimes: this.runtimes, runtimeArgs: this.runtimeArgs, defaultRuntime: 'runc', cgroupVersion: '1', cgroupDriver: 'cgroupfs' };
+    return { version: 'fake', apiVersion: '1.41', runtimes: this.runtimes, runtimeArgs: this.runtimeArgs, runtimePaths: this.runtimePaths, defaultRuntime: 'runc', cgroupVersion: '1', cgroupDriver: 'cgroupfs' };
   }
 
   async imageExists(ref: string): Promise<boolean> {
