@@ -30,8 +30,6 @@ import type { Metrics } from './metrics/registry.js';
 import type { EngineMonitor } from './pods/engine-monitor.js';
 import type { Reconciler } from './pods/reconciler.js';
 import type { PodService } from './pods/service.js';
-import type { Template } from './pods/templates.js';
-import type { TemplateName } from './pods/types.js';
 import type { ContainerRuntime } from './runtime/container-runtime.js';
 import { inFlightTimeoutMs } from './limits.js';
 
@@ -45,7 +43,6 @@ export interface AppDeps {
   engine: EngineMonitor;
   reconciler: Pick<Reconciler, 'ready'>;
   runtime: ContainerRuntime;
-  templates: Record<TemplateName, Template>;
   metrics: Metrics;
   /** Latest usage samples, kept by the background collector (no engine call per request). */
   stats: Pick<StatsCollector, 'latest'>;
@@ -204,7 +201,7 @@ export async function buildApp(d: AppDeps): Promise<FastifyInstance> {
   podRoutes(app, d.service);
   if (d.waiters) waitRoutes(app, d.waiters);
   statsRoutes(app, d.service, d.stats);
-  templateRoutes(app, d.templates, d.runtime);
+  templateRoutes(app, d.service);
   const wsMaxBufferBytes = d.wsMaxBufferBytes ?? 4 * 1024 * 1024;
   if (d.logs) logRoutes(app, { logs: d.logs, wsMaxBufferBytes });
   if (d.events) eventRoutes(app, { events: d.events, wsMaxBufferBytes });

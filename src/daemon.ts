@@ -215,7 +215,6 @@ export async function createDaemon(config: Config, runtime: ContainerRuntime, lo
     engine,
     reconciler,
     runtime,
-    templates,
     metrics,
     stats: collector,
     idempotency,

@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { WS_CLOSE } from '../api/websocket.js';
 import type { LogSink } from './session.js';
 import type { EndReason, LogLine } from './types.js';
 
@@ -46,12 +47,12 @@ export function lineJson(l: LogLine): LineJson {
 }
 
 const CLOSE_CODE: Record<EndReason, number> = {
-  complete: 1000,
-  'not-running': 1000,
-  stopped: 1000,
-  deleted: 1000,
-  shutdown: 1001,
-  error: 1011,
+  complete: WS_CLOSE.NORMAL,
+  'not-running': WS_CLOSE.NORMAL,
+  stopped: WS_CLOSE.NORMAL,
+  deleted: WS_CLOSE.NORMAL,
+  shutdown: WS_CLOSE.GOING_AWAY,
+  error: WS_CLOSE.INTERNAL_ERROR,
 };
 
 /** WebSocket: one `{ ts, stream, line }` message per line, then `{ type: "end", reason }`. */

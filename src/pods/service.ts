@@ -113,6 +113,13 @@ export class PodService extends EventEmitter {
    * `hooks.onIntent` is called once the pod's row is committed, before the engine is touched
    * (the Idempotency-Key layer links its record to the pod there).
    */
+  /** The built-in templates, each with whether its image is on this host (null: custom, no image). */
+  async templates(): Promise<(Template & { imagePresent: boolean | null })[]> {
+    return Promise.all(
+      Object.values(this.#o.templates).map(async (t) => ({ ...t, imagePresent: t.image ? await this.#o.runtime.imageExists(t.image) : null })),
+    );
+  }
+
   create(input: CreatePodInput, hooks: CreateHooks = {}): Promise<CreateResult> {
     return this.#timeOperation('create', () => this.#creator.create(input, hooks));
   }
