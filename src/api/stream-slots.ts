@@ -24,10 +24,6 @@ export class StreamSlots {
     this.#o = o;
   }
 
-  get open(): number {
-    return this.#total;
-  }
-
   /** Takes a slot: a function that gives it back (once), or which limit is reached. */
   take(key: string): (() => void) | 'token' | 'total' {
     const mine = this.#perKey.get(key) ?? 0;

@@ -2,7 +2,7 @@ import { Gauge, type Registry } from 'prom-client';
 import type { BuildInfo } from '../build-info.js';
 import type { Readiness } from '../api/routes/health.js';
 import type { EngineHealth } from '../pods/engine-monitor.js';
-import { runtimeNetwork } from '../pods/runtime-choice.js';
+import { runtimeNetwork, runtimePlatform } from '../pods/runtime-choice.js';
 import { isGvisor } from '../pods/spec.js';
 
 export interface DaemonMetricsDeps {
@@ -57,9 +57,9 @@ export function registerDaemonMetrics(registry: Registry, d: DaemonMetricsDeps):
     collect() {
       this.reset();
       const info = d.engine.health.info;
-      for (const runtime of info?.runtimes.filter(isGvisor) ?? []) {
-        const platform = info?.runtimeArgs?.[runtime]?.find((a) => a.startsWith('--platform='))?.slice('--platform='.length) ?? 'default';
-        this.set({ runtime, path: info?.runtimePaths?.[runtime] ?? runtime, platform, network: (info && runtimeNetwork(info, runtime)) ?? 'unknown' }, 1);
+      if (!info) return;
+      for (const runtime of info.runtimes.filter(isGvisor)) {
+        this.set({ runtime, path: info.runtimePaths?.[runtime] ?? runtime, platform: runtimePlatform(info, runtime), network: runtimeNetwork(info, runtime) ?? 'unknown' }, 1);
       }
     },
   });

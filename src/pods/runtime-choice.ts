@@ -29,6 +29,12 @@ export function runtimeNetwork(info: EngineInfo, runtime: string): 'netstack' | 
   return 'netstack';
 }
 
+/** Platform of a registered runtime from its registration (`--platform=`); 'default': the build's own. */
+export function runtimePlatform(info: EngineInfo, runtime: string): string {
+  const arg = info.runtimeArgs?.[runtime]?.find((a) => a.startsWith('--platform='));
+  return arg ? arg.slice('--platform='.length) : 'default';
+}
+
 /**
  * Fail closed: pods run under the configured sandbox runtime or not at all, unless the operator
  * set PINACLED_ALLOW_UNSANDBOXED (development machines without gVisor), in which case they run
