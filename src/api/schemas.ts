@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { pageLimit } from '../events/query.js';
+import { pageLimit } from './queries.js';
 import { MAX_OPERATION_S } from '../limits.js';
 import { MAX_PIDS_LIMIT } from '../pods/spec.js';
 import { POD_STATES, SANDBOX_PLATFORMS, TEMPLATE_NAMES, type CreatePodInput } from '../pods/types.js';

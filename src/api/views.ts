@@ -56,3 +56,11 @@ export function podListJson(items: readonly Pod[], next: string | null): Buffer 
   parts.push(Buffer.from(`],"next":${JSON.stringify(next)}}`));
   return Buffer.concat(parts);
 }
+
+/**
+ * The answer to a create: the route sends it with the generated `secrets` added; an idempotent
+ * replay (idempotency/ledger.ts) sends it as is, since secrets are never stored.
+ */
+export function createdAnswer(p: Pod): { status: 201; location: string; view: ReturnType<typeof podView> } {
+  return { status: 201, location: `/v1/pods/${p.id}`, view: podView(p) };
+}

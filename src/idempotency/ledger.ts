@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { podView } from '../api/views.js';
+import { createdAnswer } from '../api/views.js';
 import { PinacledError } from '../errors.js';
 import { isTransitional } from '../pods/state.js';
 import type { Pod } from '../pods/types.js';
@@ -188,9 +188,10 @@ export class IdempotencyLedger {
     if (pod && isTransitional(pod.state)) return false; // an operation or the reconciler is on it
     let outcome: 'release' | { status: number; answer: StoredAnswer } = 'release';
     if (p.route === 'POST /v1/pods' && pod) {
+      const created = createdAnswer(pod);
       outcome = {
-        status: 201,
-        answer: { headers: { 'content-type': JSON_TYPE, location: `/v1/pods/${pod.id}` }, body: JSON.stringify(podView(pod)) },
+        status: created.status,
+        answer: { headers: { 'content-type': JSON_TYPE, location: created.location }, body: JSON.stringify(created.view) },
       };
     } else if (p.route === 'DELETE /v1/pods/:id' && p.podId && !pod) {
       outcome = { status: 204, answer: { headers: {}, body: '' } };

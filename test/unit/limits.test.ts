@@ -3,7 +3,7 @@ import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { execSchema } from '../../src/access/schemas.js';
 import { stopQuery } from '../../src/api/schemas.js';
-import { waitQuery } from '../../src/api/routes/wait.js';
+import { waitQuery } from '../../src/api/queries.js';
 import { loadConfig } from '../../src/config/load.js';
 import { inFlightTimeoutMs, MAX_OPERATION_S } from '../../src/limits.js';
 import { OPENAPI_PATH } from '../helpers/app.js';

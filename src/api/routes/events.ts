@@ -2,7 +2,7 @@ import type {} from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import { PinacledError } from '../../errors.js';
 import type { EventFeed } from '../../events/feed.js';
-import { DEFAULT_PAGE, eventStreamQuery, eventsQuery } from '../../events/query.js';
+import { DEFAULT_PAGE, eventStreamQuery, eventsQuery } from '../queries.js';
 import { streamEvents } from '../../events/stream.js';
 import { parse } from '../validate.js';
 import { checkSubprotocols, JsonSocket, upgradeRequired } from '../websocket.js';

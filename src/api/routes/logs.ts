@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import type {} from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import { isPinacledError } from '../../errors.js';
-import { logQuery, logStreamQuery, toLogRequest } from '../../logs/query.js';
+import { logQuery, logStreamQuery, toLogRequest } from '../queries.js';
 import type { LogService } from '../../logs/service.js';
 import type { LogSession } from '../../logs/session.js';
 import { BodyLogSink, WsLogSink } from '../../logs/sinks.js';

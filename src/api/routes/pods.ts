@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { createPodSchema, emptyBody, encodePodCursor, listPodsQuery, PODS_PAGE_DEFAULT, podIdParams, stopQuery } from '../schemas.js';
 import { VersionedBytesCache } from '../page-cache.js';
 import { parse } from '../validate.js';
-import { podJson, podListJson, podView } from '../views.js';
+import { createdAnswer, podJson, podListJson, podView } from '../views.js';
 import type { PodService } from '../../pods/service.js';
 
 /** What Fastify itself sends for an object; reads send pre-serialized JSON bytes (api/views.ts). */
@@ -12,8 +12,9 @@ export function podRoutes(app: FastifyInstance, service: PodService): void {
   const pages = new VersionedBytesCache();
   app.post('/v1/pods', async (req, reply) => {
     const { pod, secrets } = await service.create(parse(createPodSchema, req.body, 'body'), { onIntent: req.podIntent });
-    reply.code(201).header('location', `/v1/pods/${pod.id}`);
-    return { ...podView(pod), secrets };
+    const created = createdAnswer(pod);
+    reply.code(created.status).header('location', created.location);
+    return { ...created.view, secrets };
   });
 
   app.get('/v1/pods', async (req, reply) => {

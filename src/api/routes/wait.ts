@@ -1,16 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
-import { POD_STATES } from '../../pods/types.js';
 import type { PodWaiters } from '../../pods/wait.js';
+import { waitQuery } from '../queries.js';
 import { podIdParams } from '../schemas.js';
 import { parse } from '../validate.js';
 import { podView } from '../views.js';
-
-/** At most 120 s (a client re-asks for longer waits); below MAX_OPERATION_S, so the server keeps the socket. */
-export const waitQuery = z.strictObject({
-  state: z.enum(POD_STATES),
-  timeout: z.coerce.number().int().min(0).max(120).default(30),
-});
 
 /** GET /v1/pods/{id}/wait: answers when the pod reaches the state, 408 when it does not in time. */
 export function waitRoutes(app: FastifyInstance, waiters: PodWaiters): void {
