@@ -102,7 +102,15 @@ export async function createDaemon(config: Config, raw: ContainerRuntime, log: L
   service.on('transition', (tr: PodTransition) => {
     if (tr.type === 'deleted') activity.forget(tr.podId);
   });
-  const exec = new ExecService({ runtime, pods: service, log, maxOutputBytes: config.access.execMaxOutputBytes, defaultTimeoutS: config.access.execTimeoutS });
+  const exec = new ExecService({
+    runtime,
+    pods: service,
+    log,
+    maxOutputBytes: config.access.execMaxOutputBytes,
+    defaultTimeoutS: config.access.execTimeoutS,
+    // A command that ran in the pod is activity (idle auto-stop): the exec's end is when it counts.
+    onExec: (e) => activity.touch(e.podId, 'exec'),
+  });
   const ready = { engine: engine.monitor, reconciler, runtimeName: config.runtime, allowUnsandboxed: config.allowUnsandboxed, requireNetstack: config.requireNetstack, firewall };
   registerDaemonMetrics(metrics.registry, {
     build: system.build ?? { version: 'unknown', commit: 'unknown' },

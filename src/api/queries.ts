@@ -21,18 +21,16 @@ const seq = z
   .regex(/^\d{1,15}$/, 'must be a sequence number (0 or more)')
   .transform(Number);
 
-/** GET /v1/events */
-export const eventsQuery = z.strictObject({
+const eventFilter = {
   after: seq.optional(),
   podId: z.string().min(1).max(64).optional(),
-  limit: pageLimit(MAX_PAGE).optional(),
-});
+};
+
+/** GET /v1/events */
+export const eventsQuery = z.strictObject({ ...eventFilter, limit: pageLimit(MAX_PAGE).optional() });
 
 /** GET /v1/events/stream (WebSocket). Without `after`, only events from now on are sent. */
-export const eventStreamQuery = z.strictObject({
-  after: seq.optional(),
-  podId: z.string().min(1).max(64).optional(),
-});
+export const eventStreamQuery = z.strictObject(eventFilter);
 
 /** GET /v1/pods/{id}/wait: at most 120 s (a client re-asks for longer waits); below MAX_OPERATION_S, so the server keeps the socket. */
 export const waitQuery = z.strictObject({

@@ -126,3 +126,18 @@ t.test('one-shot exec honours Idempotency-Key', async (t) => {
   const other = await exec(d, pod.id, { command: ['echo', 'twice'] }, { 'idempotency-key': 'exec-1' });
   t.equal(other.statusCode, 422);
 });
+
+t.test('an exec counts as activity on its pod (idle auto-stop reads it)', async (t) => {
+  const d = await fakeDaemon(t);
+  const pod = await runningPod(d);
+  const other = await runningPod(d, { ...custom, name: 'other' });
+  t.equal(d.activity.lastKind(pod.id), undefined, 'no activity before the first exec');
+  const before = Date.now();
+  await exec(d, pod.id, { command: ['true'] });
+  t.equal(d.activity.lastKind(pod.id), 'exec');
+  t.ok(d.activity.lastAt(pod.id) >= before, 'the clock moved to the exec');
+  t.equal(d.activity.lastKind(other.id), undefined, 'another pod is untouched');
+  const del = await d.app.inject({ method: 'DELETE', url: `/v1/pods/${pod.id}`, headers: auth });
+  t.equal(del.statusCode, 204, del.body);
+  t.equal(d.activity.lastKind(pod.id), undefined, 'a deleted pod is forgotten');
+});
